@@ -1,0 +1,16 @@
+// Package rehearsal runs CodeBuild buildspecs on this machine the way CodeBuild
+// would, so stagecoach's build.yml and release.yml, and the TinyStacks ones users
+// bring, are tested for real without AWS or a Docker daemon.
+//
+// The pieces:
+//   - Parse and Run: a buildspec (version 0.2) run under bash with CodeBuild's
+//     phase order, failure transitions, finally blocks and environment precedence.
+//   - EnvFromTemplate: the environment a synthesized CodeBuild project defines,
+//     with CloudFormation intrinsics resolved to fake but consistent values, so a
+//     rehearsal runs with exactly what `cdk synth` produced.
+//   - StartRegistry: a local OCI registry (Debian's docker-registry) playing ECR.
+//   - Stand-ins for `aws` and `docker` (see internal/standin), built by
+//     BuildStandins and put first on PATH: they record every call and act on the
+//     registry for real (pushes and pulls move real layers), while ECS is scripted.
+//   - Harness: all of the above wired together for one test.
+package rehearsal

@@ -1,0 +1,201 @@
+package rehearsal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// RegistryBinary is Debian's docker-registry (the CNCF distribution registry).
+const RegistryBinary = "/usr/bin/docker-registry"
+
+// RequireRegistryEnv, set to 1, turns a missing registry binary from a skip into
+// a failure. CI sets it so the rehearsals cannot silently stop running.
+const RequireRegistryEnv = "STAGECOACH_REQUIRE_REGISTRY"
+
+// Registry is a local OCI registry serving over plain HTTP on 127.0.0.1. It
+// plays ECR in rehearsals: its Host stands where ACCOUNT.dkr.ecr.REGION.amazonaws.com
+// would.
+type Registry struct {
+	// Host is 127.0.0.1:PORT.
+	Host string
+	// Dir holds the registry's storage.
+	Dir string
+}
+
+// StartRegistry starts a registry for the test and stops it when the test ends.
+// Without the registry binary the test is skipped, or fails when
+// STAGECOACH_REQUIRE_REGISTRY=1.
+func StartRegistry(t testing.TB) *Registry {
+	t.Helper()
+	if _, err := os.Stat(RegistryBinary); err != nil {
+		msg := fmt.Sprintf("%s is missing (apt-get install docker-registry): %v", RegistryBinary, err)
+		if os.Getenv(RequireRegistryEnv) == "1" {
+			t.Fatalf("%s, and %s=1 requires it", msg, RequireRegistryEnv)
+		}
+		t.Skip(msg)
+	}
+	dir := t.TempDir()
+	// docker-registry cannot listen on port 0 and report the port it got, so
+	// take a free port first. Another process could grab it in between; the
+	// readiness check below then fails loudly rather than talk to a stranger.
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("find a free port for the registry: %v", err)
+	}
+	host := "127.0.0.1:" + strconv.Itoa(port)
+	config := fmt.Sprintf(`version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+  secret: rehearsal-not-secret
+`, filepath.Join(dir, "storage"), host)
+	configPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(RegistryBinary, "serve", configPath)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so cleanup kills it even if it forked.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", RegistryBinary, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	})
+	if err := waitReady(host, exited, 10*time.Second); err != nil {
+		t.Fatalf("registry on %s did not come up: %v\nits output:\n%s", host, err, out.String())
+	}
+	return &Registry{Host: host, Dir: dir}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitReady polls /v2/ until the registry answers with its API version header,
+// which a different server on the port would not send.
+func waitReady(host string, exited <-chan error, limit time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("it exited: %v", err)
+		default:
+		}
+		resp, err := client.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.Header.Get("Docker-Distribution-Api-Version") == "registry/2.0" {
+				return nil
+			}
+			err = fmt.Errorf("answered %s without the registry/2.0 header: another server holds the port", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Digest returns the digest that repo:tag points to, or "" when the tag does
+// not exist.
+func (r *Registry) Digest(t testing.TB, repo, tag string) string {
+	t.Helper()
+	ref, err := name.NewTag(r.Host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		if isMissing(err) {
+			return ""
+		}
+		t.Fatalf("look up %s: %v", ref, err)
+	}
+	return desc.Digest.String()
+}
+
+// Tags lists repo's tags; a repository that does not exist has none.
+func (r *Registry) Tags(t testing.TB, repo string) []string {
+	t.Helper()
+	rp, err := name.NewRepository(r.Host + "/" + repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := remote.List(rp)
+	if err != nil {
+		if isMissing(err) {
+			return nil
+		}
+		t.Fatalf("list %s: %v", rp, err)
+	}
+	return tags
+}
+
+// Labels returns the labels in the config of repo:tag.
+func (r *Registry) Labels(t testing.TB, repo, tag string) map[string]string {
+	t.Helper()
+	ref, err := name.NewTag(r.Host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatalf("fetch %s: %v", ref, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatalf("read the config of %s: %v", ref, err)
+	}
+	return cfg.Config.Labels
+}
+
+// isMissing tells "no such tag or repository" from other registry errors.
+func isMissing(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	if te.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
