@@ -1,0 +1,75 @@
+package config
+
+// ApplyDefaults fills every field the config leaves out with its documented default,
+// so the stacks never need to know a default. Parse calls it; call it yourself before
+// Validate on a Config built in Go. It never writes into a map or a Scale or Route
+// the caller may share: overrides and pointers are replaced by fresh copies.
+func (c *Config) ApplyDefaults() {
+	if c.Source.Provider == "" {
+		c.Source.Provider = DefaultProvider
+	}
+	if c.Source.Branch == "" {
+		c.Source.Branch = DefaultBranch
+	}
+	for i := range c.Stages {
+		if c.Stages[i].Region == "" {
+			c.Stages[i].Region = c.Region
+		}
+	}
+	for i := range c.Services {
+		s := &c.Services[i]
+		if s.Port == 0 {
+			s.Port = DefaultPort
+		}
+		if s.HealthCheck == "" {
+			s.HealthCheck = DefaultHealthCheck
+		}
+		if s.CPU == 0 {
+			s.CPU = DefaultCPU
+		}
+		if s.Memory == 0 {
+			s.Memory = DefaultMemory
+		}
+		if s.Route != nil && s.Route.Priority == 0 {
+			r := *s.Route
+			r.Priority = DefaultPriority(i)
+			s.Route = &r
+		}
+		scale := Scale{Min: DefaultScaleMin, Max: DefaultScaleMax, CPUTarget: DefaultCPUTarget}
+		if s.Scale != nil {
+			scale = fillScale(*s.Scale, scale)
+		}
+		s.Scale = &scale
+		if s.Stages != nil {
+			stages := make(map[string]StageOverride, len(s.Stages))
+			for name, o := range s.Stages {
+				if o.Scale != nil {
+					sc := fillScale(*o.Scale, scale)
+					o.Scale = &sc
+				}
+				stages[name] = o
+			}
+			s.Stages = stages
+		}
+	}
+}
+
+// DefaultPriority is the listener rule priority of the routed service at index i
+// in services when its route sets none: 10, 20, 30… leaves room to insert rules.
+func DefaultPriority(i int) int { return 10 * (i + 1) }
+
+// fillScale sets sc's missing fields from base. A missing Max is raised to Min when
+// Min is larger, as the service default does: "min: 3" alone means 3 tasks, not an
+// error about the inherited maximum.
+func fillScale(sc, base Scale) Scale {
+	if sc.Min == 0 {
+		sc.Min = base.Min
+	}
+	if sc.Max == 0 {
+		sc.Max = max(base.Max, sc.Min)
+	}
+	if sc.CPUTarget == 0 {
+		sc.CPUTarget = base.CPUTarget
+	}
+	return sc
+}
