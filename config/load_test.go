@@ -202,6 +202,20 @@ func TestFullCoversEveryKey(t *testing.T) {
 	}
 }
 
+func TestLoadMinimal(t *testing.T) {
+	got, err := Load("testdata/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse(yml(minimal), "minimal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("testdata/minimal.yaml differs from the minimal constant (-want +got):\n%s", diff)
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load("testdata/does-not-exist.yaml")
 	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "testdata/does-not-exist.yaml") {
