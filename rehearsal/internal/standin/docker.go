@@ -145,6 +145,19 @@ func (st *store) image(ref name.Reference) (v1.Image, string, bool) {
 
 // remoteHost checks that ref names a registry on this machine: rehearsals have no
 // other network, and a push to Docker Hub would only hang.
+// add stores img's blobs and lists it in the layout's index, where image()
+// finds it; an image already there is left alone.
+func (st *store) add(img v1.Image) error {
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if _, err := st.layout.Image(d); err == nil {
+		return nil
+	}
+	return st.layout.AppendImage(img)
+}
+
 func (st *store) remoteHost(ref name.Reference, verb string) (string, error) {
 	host := ref.Context().RegistryStr()
 	h := host
@@ -305,7 +318,7 @@ func (st *store) build(args []string, sio IO) error {
 	if img, err = mutate.Config(img, c); err != nil {
 		return err
 	}
-	if err := st.layout.WriteImage(img); err != nil {
+	if err := st.add(img); err != nil {
 		return fmt.Errorf("docker stand-in: write the built image to %s: %w", st.dir, err)
 	}
 	d, err := img.Digest()
@@ -418,7 +431,7 @@ func (st *store) pull(args []string, sio IO) error {
 	fmt.Fprintf(sio.Stdout, "%s: Pulling from %s\n", ref.Identifier(), ref.Context().RepositoryStr())
 	// Writing the layers to the local store downloads them: the cost a
 	// pull-and-push release pays, which a registry-side retag does not.
-	if err := st.layout.WriteImage(img); err != nil {
+	if err := st.add(img); err != nil {
 		return fmt.Errorf("docker stand-in: store %s in %s: %w", ref, st.dir, err)
 	}
 	d, err := img.Digest()

@@ -1,0 +1,128 @@
+package rehearsal
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// RunTimeout bounds one rehearsed build: every rehearsal is local and small.
+const RunTimeout = 2 * time.Minute
+
+// Harness wires a registry, the stand-ins and a source checkout together to
+// rehearse the builds and releases of one service. Each Run is a fresh CodeBuild
+// container: nothing but the registry (and the source) survives from one run
+// to the next, so a release cannot lean on an image its build left behind.
+type Harness struct {
+	// Registry plays ECR.
+	Registry *Registry
+	// Src is the checked-out source each run starts in; it holds a Dockerfile.
+	Src string
+	// Region is the region the builds run in. Default: us-east-1.
+	Region string
+	// Settings are REHEARSAL_* variables for the stand-ins (see package doc of
+	// internal/standin), e.g. REHEARSAL_ECS_STABLE=false.
+	Settings map[string]string
+	// Log, when set, receives every run's log.
+	Log func(string)
+
+	bin   string
+	calls string
+}
+
+// NewHarness starts a registry and builds the stand-ins for t. It skips t when
+// the registry binary is missing (see StartRegistry).
+func NewHarness(t testing.TB) *Harness {
+	t.Helper()
+	reg := StartRegistry(t)
+	bin, err := BuildStandins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &Harness{
+		Registry: reg,
+		Src:      src,
+		Settings: map[string]string{},
+		bin:      bin,
+		calls:    filepath.Join(t.TempDir(), "calls.jsonl"),
+	}
+}
+
+// Run rehearses one build of spec with env as the project's environment
+// variables. It returns the result and the stand-in calls the run made.
+func (h *Harness) Run(t testing.TB, spec string, env map[string]string) (*Result, []Call) {
+	t.Helper()
+	parsed, err := Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := ReadCalls(h.calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []string{
+		"PATH=" + h.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"REHEARSAL_CALLS=" + h.calls,
+		"REHEARSAL_STATE=" + t.TempDir(), // a fresh Docker daemon per build
+		"REHEARSAL_ECR_REGISTRY=" + h.Registry.Host,
+	}
+	for k, v := range h.Settings {
+		base = append(base, k+"="+v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), RunTimeout)
+	defer cancel()
+	res, err := Run(ctx, parsed, Options{Dir: h.Src, Region: h.Region, BaseEnv: base, Env: env})
+	if h.Log != nil && res != nil {
+		h.Log(res.Log)
+	}
+	if err != nil {
+		t.Fatalf("rehearsal stopped: %v", err)
+	}
+	after, err := ReadCalls(h.calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, after[len(before):]
+}
+
+// Calls returns every stand-in call made through the harness so far.
+func (h *Harness) Calls(t testing.TB) []Call {
+	t.Helper()
+	calls, err := ReadCalls(h.calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return calls
+}
+
+// GitInit makes Src a git repository with one commit of its files, as the
+// pipeline's full clone is, and returns the commit ID.
+func (h *Harness) GitInit(t testing.TB) string {
+	t.Helper()
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = h.Src
+		cmd.Env = append(os.Environ(),
+			"GIT_AUTHOR_NAME=rehearsal", "GIT_AUTHOR_EMAIL=rehearsal@example.com",
+			"GIT_COMMITTER_NAME=rehearsal", "GIT_COMMITTER_EMAIL=rehearsal@example.com",
+			"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "rehearsal")
+	return git("rev-parse", "HEAD")
+}
