@@ -38,7 +38,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	}
 	var docs []*ast.DocumentNode
 	for _, d := range file.Docs {
-		if d.Body != nil {
+		if _, null := d.Body.(*ast.NullNode); d.Body != nil && !null {
 			docs = append(docs, d)
 		}
 	}
@@ -56,7 +56,8 @@ func Parse(data []byte, filename string) (*Config, error) {
 	s.walk(doc.Body, reflect.TypeFor[Config](), nil, func(n ast.Node) { doc.Body = n })
 
 	if _, null := doc.Body.(*ast.NullNode); null {
-		return nil, newValidationError(filename, s.problems, s.pos) // not a mapping
+		// The walk dropped the whole file: it is not a mapping.
+		return nil, newValidationError(filename, s.problems, s.pos)
 	}
 	var c Config
 	// Strict stays on as a safety net: the schema walk drops unknown keys itself.

@@ -371,6 +371,7 @@ func TestParseNotYAML(t *testing.T) {
 		{"empty", "", []string{"stagecoach.yaml: the file is empty"}},
 		{"comments only", "# app: acme\n", []string{"stagecoach.yaml: the file is empty"}},
 		{"document marker only", "---\n", []string{"the file is empty"}},
+		{"null", "~\n", []string{"the file is empty"}},
 		{
 			"two documents",
 			"app: acme\n---\napp: other\n",
@@ -531,6 +532,22 @@ func TestParseShape(t *testing.T) {
 			name: "not a mapping at all",
 			yaml: "- app: acme\n",
 			want: []want{{"", "must be a mapping of keys (app, region, account, source, stages, services), not a list", 1}},
+		},
+		{
+			name:  "merge key",
+			extra: "  - <<: {name: api}\n    route: {paths: [/a]}\n",
+			want: []want{
+				{`services[1]["<<"]`, "merge keys are not supported; repeat the keys, or anchor whole values instead", 9},
+				{"services[1].name", "required", 9},
+			},
+		},
+		{
+			name:  "keys of variables are names as written",
+			extra: "    env: {1: a, 1.5: b, true: c}\n",
+			want: []want{
+				{"services[0].env.1", "not a valid variable name", 9},
+				{`services[0].env["1.5"]`, "not a valid variable name", 9},
+			},
 		},
 		{
 			name:  "many at once",

@@ -115,6 +115,13 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 		keep := m.Values[:0:0]
 		for _, mv := range m.Values {
 			key := mv.Key.GetToken().Value
+			if mv.Key.IsMergeKey() {
+				// goccy refuses a merged key that is also written next to "<<",
+				// which is the point of merging; say so rather than fail obscurely.
+				s.record(p.at(key), mv.Key.GetToken())
+				s.addf(p.at(key), "merge keys are not supported; repeat the keys, or anchor whole values instead (env: &common {...} here, env: *common there)")
+				continue
+			}
 			f, ok := fieldByKey(t, key)
 			if !ok {
 				s.record(p.at(key), mv.Key.GetToken())
