@@ -149,7 +149,7 @@ func (c *Config) validate(explicitPriority []bool) []problem {
 	v.checkName(keyPath{"app"}, c.App, MaxAppName, "app", "acme")
 	v.checkRegion(keyPath{"region"}, c.Region, true)
 	if c.Account != "" && !accountRe.MatchString(c.Account) {
-		v.addf(keyPath{"account"}, "%q is not an AWS account ID; write the 12 digits (quote it if it starts with 0), or leave account out to deploy to the account of your credentials", c.Account)
+		v.addf(keyPath{"account"}, "%q is not an AWS account ID; write the 12 digits, or leave account out to deploy to the account of your credentials", c.Account)
 	}
 	v.checkSource()
 	v.checkStages()
@@ -183,7 +183,7 @@ func (v *validator) checkName(p keyPath, name string, maxLen int, what, example 
 	case name == "":
 		v.addf(p, "required; name the %s, e.g. %q", what, example)
 	case len(name) > maxLen:
-		v.addf(p, "%q has %d characters, but a %s name may have at most %d so that the AWS resource names built from it fit their limits; shorten it", name, len(name), what, maxLen)
+		v.addf(p, "%q has %d characters, but %s names may have at most %d so that the AWS resource names built from them fit their limits; shorten it", name, len(name), what, maxLen)
 	case !nameRe.MatchString(name) || strings.HasSuffix(name, "-") || strings.Contains(name, "--"):
 		msg := fmt.Sprintf("%q is not a valid %s name: use lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen (it becomes part of AWS resource names)", name, what)
 		if s := sanitize(name); s != "" && len(s) <= maxLen {
@@ -318,11 +318,11 @@ func (v *validator) checkServices() {
 		if s.Scale != nil {
 			v.checkScale(p.at("scale"), *s.Scale, nil)
 		}
-		v.checkVars(p, "env", "secrets", s.Env, s.Secrets)
+		v.checkVars(p, s.Env, s.Secrets)
 		v.checkRepoFile(p.at("build", "buildspec"), s.Build.Buildspec, "build.yml")
-		v.checkVars(p.at("build"), "env", "secrets", s.Build.Env, s.Build.Secrets)
+		v.checkVars(p.at("build"), s.Build.Env, s.Build.Secrets)
 		v.checkRepoFile(p.at("release", "buildspec"), s.Release.Buildspec, "release.yml")
-		v.checkVars(p.at("release"), "env", "", s.Release.Env, nil)
+		v.checkVars(p.at("release"), s.Release.Env, nil)
 		v.checkOverrides(i, cpuOK)
 	}
 }
@@ -439,21 +439,20 @@ func (v *validator) checkScale(p keyPath, sc Scale, base keyPath) {
 	}
 }
 
-// checkVars checks the variables of one scope: names valid and not reserved, no
-// name both plain and secret, secret values references. secretsKey is "" where the
-// scope has no secrets.
-func (v *validator) checkVars(scope keyPath, envKey, secretsKey string, env, secrets map[string]string) {
+// checkVars checks the env and secrets of one scope: names valid and not reserved,
+// secret values references, no name both plain and secret.
+func (v *validator) checkVars(scope keyPath, env, secrets map[string]string) {
 	for _, name := range sortedKeys(env) {
-		v.checkVarName(scope.at(envKey, name), name)
+		v.checkVarName(scope.at("env", name), name)
 	}
 	for _, name := range sortedKeys(secrets) {
-		p := scope.at(secretsKey, name)
+		p := scope.at("secrets", name)
 		v.checkVarName(p, name)
 		if _, err := ParseSecret(secrets[name]); err != nil {
 			v.addf(p, "%v", err)
 		}
 		if _, dup := env[name]; dup {
-			v.addf(p, "is also set in %s; a variable is either plain or secret, so remove one", scope.at(envKey, name))
+			v.addf(p, "is also set in %s; a variable is either plain or secret, so remove one", scope.at("env", name))
 		}
 	}
 }
@@ -469,14 +468,7 @@ func (v *validator) checkVarName(p keyPath, name string) {
 	}
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // checkOverrides checks service i's per-stage overrides, each as merged with the
 // service. cpuOK tells whether the service's own CPU is valid.
@@ -507,7 +499,7 @@ func (v *validator) checkOverrides(i int, cpuOK bool) {
 		case o.CPU == 0 && !cpuOK:
 			// The service's CPU is reported at the service; do not repeat it.
 		case o.Memory == 0 && fargate[o.CPU] != nil && !ValidTaskSize(o.CPU, s.Memory):
-			v.addf(p.at("cpu"), "%d CPU units need %s of memory, but memory %d comes from %s; set memory here too", o.CPU, memoryList(o.CPU), s.Memory, svc.at("memory"))
+			v.addf(p.at("cpu"), "%d CPU units need memory of %s, but memory %d comes from %s; set memory here too", o.CPU, memoryList(o.CPU), s.Memory, svc.at("memory"))
 		default:
 			cpu, memory := s.CPU, s.Memory
 			if o.CPU != 0 {

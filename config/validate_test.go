@@ -40,7 +40,7 @@ func TestValidate(t *testing.T) {
 		// app
 		{"app missing", func(c *Config) { c.App = "" }, []want{{"app", `required; name the app, e.g. "acme"`, 0}}},
 		{"app 16 characters", func(c *Config) { c.App = strings.Repeat("a", 16) }, nil},
-		{"app 17 characters", func(c *Config) { c.App = strings.Repeat("a", 17) }, []want{{"app", "has 17 characters, but a app name may have at most 16", 0}}},
+		{"app 17 characters", func(c *Config) { c.App = strings.Repeat("a", 17) }, []want{{"app", "has 17 characters, but app names may have at most 16", 0}}},
 		{"app uppercase", func(c *Config) { c.App = "Acme" }, []want{{"app", `"Acme" is not a valid app name: use lowercase letters, digits and single hyphens`, 0}}},
 		{"app suggestion", func(c *Config) { c.App = "My_App" }, []want{{"app", `e.g. "my-app"`, 0}}},
 		{"app leading digit", func(c *Config) { c.App = "1acme" }, []want{{"app", "starting with a letter", 0}}},
@@ -131,7 +131,7 @@ func TestValidate(t *testing.T) {
 			c.Services[0].CPU, c.Services[0].Memory = 4096, 30720
 			c.Services[1].CPU, c.Services[1].Memory = 16384, 122880
 		}, nil},
-		{"stage cpu without memory", web(func(s *Service) { s.Stages = map[string]StageOverride{"prod": {CPU: 1024}} }), []want{{"services[0].stages.prod.cpu", "1024 CPU units need 2048 to 8192 MiB in steps of 1024 of memory, but memory 512 comes from services[0].memory; set memory here too", 0}}},
+		{"stage cpu without memory", web(func(s *Service) { s.Stages = map[string]StageOverride{"prod": {CPU: 1024}} }), []want{{"services[0].stages.prod.cpu", "1024 CPU units need memory of 2048 to 8192 MiB in steps of 1024, but memory 512 comes from services[0].memory; set memory here too", 0}}},
 		{"stage memory too big", web(func(s *Service) { s.Stages = map[string]StageOverride{"prod": {Memory: 4096}} }), []want{{"services[0].stages.prod.memory", "4096 MiB does not fit 256 CPU units", 0}}},
 		{"stage cpu bad", web(func(s *Service) { s.Stages = map[string]StageOverride{"prod": {CPU: 100, Memory: 512}} }), []want{{"services[0].stages.prod.cpu", "100 is not a Fargate CPU size", 0}}},
 		{"stage size ok", web(func(s *Service) { s.Stages = map[string]StageOverride{"prod": {CPU: 2048, Memory: 4096}} }), nil},
