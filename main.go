@@ -1,46 +1,46 @@
+// Command stagecoach is the CDK app: it reads stagecoach.yaml (or the file named by the
+// context key stagecoach:config) and defines the pipeline and stage stacks for it.
+// Run it through the CDK CLI: `cdk synth`, `cdk diff`, `cdk deploy --all`.
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipeline"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipelineactions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscodestarconnections"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
-	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/stacks"
 )
 
-var _ = awsecs.NewCluster
-var _ = awscodepipeline.NewPipeline
-var _ = awscodebuild.NewProject
-var _ = awsec2.NewVpc
-var _ = awsecr.NewRepository
-var _ = awselasticloadbalancingv2.NewApplicationLoadBalancer
-var _ = awscodepipelineactions.NewCodeBuildAction
-var _ = awscodestarconnections.NewCfnConnection
-var _ = awsapplicationautoscaling.NewScalableTarget
-var _ = awslogs.NewLogGroup
-var _ = awss3.NewBucket
-var _ = awsiam.NewRole
-var _ = assertions.Template_FromStack
-var _ = customresources.NewAwsCustomResource
-var _ = cdknag.NewAwsSolutionsChecks
-var _ constructs.Construct
+// ConfigContextKey names the context key (set in cdk.json, or with
+// `cdk synth -c stagecoach:config=FILE`) that holds the config file path.
+const ConfigContextKey = "stagecoach:config"
+
+// DefaultConfigFile is read when the context does not name a file.
+const DefaultConfigFile = "stagecoach.yaml"
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	defer jsii.Close()
 	app := awscdk.NewApp(nil)
-	awscdk.NewStack(app, jsii.String("Warm"), nil)
+	path := DefaultConfigFile
+	if v, ok := app.Node().TryGetContext(jsii.String(ConfigContextKey)).(string); ok && v != "" {
+		path = v
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		// Nothing is synthesized: a partial assembly would deploy a partial app.
+		return err
+	}
+	stacks.Define(app, cfg)
 	app.Synth(nil)
-	jsii.Close()
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,18 @@ func (h *Harness) GitInit(t testing.TB) string {
 	git("add", "-A")
 	git("commit", "-q", "-m", "rehearsal")
 	return git("rev-parse", "HEAD")
+}
+
+// ecrHost matches an ECR registry host, ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn].
+var ecrHost = regexp.MustCompile(`\b[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\b`)
+
+// LocalECR returns env with every ECR registry host (as a template resolves
+// it) replaced by the local registry, so a project's environment taken from a
+// template reaches the registry that plays ECR.
+func (h *Harness) LocalECR(env map[string]string) map[string]string {
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = ecrHost.ReplaceAllString(v, h.Registry.Host)
+	}
+	return out
 }

@@ -1,0 +1,30 @@
+# stagecoach: the two commands are `make synth` and `make test`.
+# Everything runs offline against no AWS account: no lookups, no telemetry.
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export AWS_EC2_METADATA_DISABLED := true
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+CDK := node_modules/.bin/cdk
+
+.PHONY: synth test deps clean
+
+## synth: synthesize the default example (stagecoach.yaml) into cdk.out
+synth: $(CDK)
+	$(CDK) synth --quiet
+
+## test: run every test (config, constructs, golden templates, buildspec rehearsals)
+test: deps
+	go test ./...
+
+## deps: install the pinned CDK CLI and download Go modules
+deps: $(CDK)
+	go mod download
+
+# The CLI version is pinned in package.json and package-lock.json.
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+clean:
+	rm -rf cdk.out

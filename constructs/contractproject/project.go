@@ -1,0 +1,158 @@
+// Package contractproject defines the CodeBuild projects that run a service's
+// build.yml and release.yml. The TinyStacks contract variables are set on the project
+// itself: CodeBuild gives project variables precedence over a buildspec's `env:`
+// section, so a buildspec cannot override them (only a pipeline action's override
+// could, and stagecoach sets none of those).
+package contractproject
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Props configures a Project. Zero values select the documented defaults.
+type Props struct {
+	// ProjectName is the physical CodeBuild project name. Required.
+	ProjectName string
+	// Description says what the project does, in the console. Default: none.
+	Description string
+	// Bucket receives the project's logs under logs/PROJECT_NAME/. Required.
+	Bucket awss3.IBucket
+	// Variables are the contract variables, set on the project so no buildspec can
+	// override them. Keys in Secrets must not repeat them. Required.
+	Variables map[string]string
+	// UserVariables are plaintext variables from the config, set after Variables.
+	// Default: none.
+	UserVariables map[string]string
+	// Secrets are variables CodeBuild resolves at build start; the project role gets
+	// read access to exactly those. Default: none.
+	Secrets map[string]Secret
+	// Buildspec is the inline buildspec used when BuildspecFile is empty.
+	Buildspec string
+	// BuildspecFile is a buildspec path in the source repository. Default: Buildspec
+	// is used inline.
+	BuildspecFile string
+	// Timeout bounds one run. Default: 60 minutes.
+	Timeout awscdk.Duration
+	// LogRetention is how long CloudWatch keeps the project's logs. Default: 90 days.
+	LogRetention awslogs.RetentionDays
+}
+
+// Project is a CodeBuild project wired for a CodePipeline action.
+type Project struct {
+	constructs.Construct
+	// Project is the CodeBuild project.
+	Project awscodebuild.PipelineProject
+	// LogGroup receives the project's logs; it is retained when the stack is deleted.
+	LogGroup awslogs.LogGroup
+	// Role is the project's service role.
+	Role awsiam.IRole
+}
+
+// New defines a Project under scope.
+func New(scope constructs.Construct, id string, props Props) *Project {
+	if props.ProjectName == "" || props.Bucket == nil {
+		panic("contractproject: ProjectName and Bucket are required")
+	}
+	p := &Project{Construct: constructs.NewConstruct(scope, jsii.String(id))}
+
+	timeout := props.Timeout
+	if timeout == nil {
+		timeout = awscdk.Duration_Minutes(jsii.Number(60))
+	}
+	retention := props.LogRetention
+	if retention == "" {
+		retention = awslogs.RetentionDays_THREE_MONTHS
+	}
+
+	// A named log group, rather than the one CodeBuild creates on first run, so the
+	// retention applies and the logs outlive the stack.
+	p.LogGroup = awslogs.NewLogGroup(p.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/codebuild/" + props.ProjectName),
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+
+	buildspec := awscodebuild.BuildSpec_FromSourceFilename(jsii.String(props.BuildspecFile))
+	if props.BuildspecFile == "" {
+		// CloudFormation's BuildSpec property takes either a path or the buildspec
+		// text itself; passing the text keeps its comments and layout in the template,
+		// where BuildSpec.fromObject would re-serialize it.
+		buildspec = awscodebuild.BuildSpec_FromSourceFilename(jsii.String(props.Buildspec))
+	}
+
+	p.Project = awscodebuild.NewPipelineProject(p.Construct, jsii.String("Project"), &awscodebuild.PipelineProjectProps{
+		ProjectName: jsii.String(props.ProjectName),
+		Description: optional(props.Description),
+		BuildSpec:   buildspec,
+		Environment: &awscodebuild.BuildEnvironment{
+			BuildImage: awscodebuild.LinuxBuildImage_STANDARD_7_0(),
+			// docker build, pull and push need the Docker daemon CodeBuild runs only
+			// in privileged mode; the seed's release.yml uses it too.
+			Privileged:  jsii.Bool(true),
+			ComputeType: awscodebuild.ComputeType_SMALL,
+		},
+		EnvironmentVariables: environment(props),
+		Timeout:              timeout,
+		Logging: &awscodebuild.LoggingOptions{
+			CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: p.LogGroup},
+			S3: &awscodebuild.S3LoggingOptions{
+				Bucket: props.Bucket,
+				Prefix: jsii.String("logs/" + props.ProjectName),
+			},
+		},
+	})
+	p.Role = p.Project.Role()
+	return p
+}
+
+// environment converts the props' variables into CodeBuild's form. jsii sends Go maps
+// to Node as JSON objects with sorted keys, so the template lists them by name.
+func environment(props Props) *map[string]*awscodebuild.BuildEnvironmentVariable {
+	env := map[string]*awscodebuild.BuildEnvironmentVariable{}
+	for name, value := range props.Variables {
+		env[name] = &awscodebuild.BuildEnvironmentVariable{Value: jsii.String(value)}
+	}
+	for name, value := range props.UserVariables {
+		env[name] = &awscodebuild.BuildEnvironmentVariable{Value: jsii.String(value)}
+	}
+	for name, ref := range props.Secrets {
+		env[name] = secretVariable(ref)
+	}
+	return &env
+}
+
+// Secret is where CodeBuild reads one secret variable. Set exactly one field.
+type Secret struct {
+	// SecretsManager is a secret ARN, optionally followed by
+	// ":json-key:version-stage:version-id" as CodeBuild accepts it.
+	SecretsManager string
+	// Parameter is an SSM Parameter Store parameter name.
+	Parameter string
+}
+
+// secretVariable tells CodeBuild where to read a secret.
+func secretVariable(s Secret) *awscodebuild.BuildEnvironmentVariable {
+	if s.SecretsManager != "" {
+		return &awscodebuild.BuildEnvironmentVariable{
+			Type:  awscodebuild.BuildEnvironmentVariableType_SECRETS_MANAGER,
+			Value: jsii.String(s.SecretsManager),
+		}
+	}
+	return &awscodebuild.BuildEnvironmentVariable{
+		Type:  awscodebuild.BuildEnvironmentVariableType_PARAMETER_STORE,
+		Value: jsii.String(s.Parameter),
+	}
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return jsii.String(s)
+}

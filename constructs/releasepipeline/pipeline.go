@@ -1,0 +1,139 @@
+// Package releasepipeline defines the CodePipeline (V2) that takes one service from a
+// push to its last stage: a CodeConnections source with a full clone, one build, then
+// for every stage in order an optional manual approval and a release.
+package releasepipeline
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipeline"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipelineactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Stage is one release stage of the pipeline.
+type Stage struct {
+	// Name is the pipeline stage name, the config's stage name. Required.
+	Name string
+	// Approval puts a manual approval before the release. Default: none.
+	Approval bool
+	// Release is the project that runs release.yml for this stage. Required.
+	Release awscodebuild.IProject
+}
+
+// Props configures a Pipeline.
+type Props struct {
+	// PipelineName is the physical pipeline name. Required.
+	PipelineName string
+	// ArtifactBucket stores the artifacts passed between actions. Required.
+	ArtifactBucket awss3.IBucket
+	// ConnectionARN is the CodeConnections connection to the Git host. Required.
+	ConnectionARN string
+	// Owner and Repository name the repository ("acme", "shop"); Owner may hold
+	// nested groups ("group/subgroup") on GitLab. Required.
+	Owner, Repository string
+	// Branch is the branch whose pushes start the pipeline. Required.
+	Branch string
+	// Paths restricts the push trigger to pushes touching these globs. Default: every
+	// push to Branch starts the pipeline.
+	Paths []string
+	// Build is the project that runs build.yml. Required.
+	Build awscodebuild.IProject
+	// Stages are released in order. Required, at least one.
+	Stages []Stage
+}
+
+// Pipeline is a service's CodePipeline and the artifacts it passes along.
+type Pipeline struct {
+	constructs.Construct
+	// Pipeline is the CodePipeline.
+	Pipeline awscodepipeline.Pipeline
+	// Source is the full clone of the pushed commit, the input of every action.
+	Source awscodepipeline.Artifact
+	// SourceAction is the CodeConnections action, the trigger's subject.
+	SourceAction awscodepipelineactions.CodeStarConnectionsSourceAction
+}
+
+// New defines a Pipeline under scope.
+func New(scope constructs.Construct, id string, props Props) *Pipeline {
+	if props.PipelineName == "" || props.Build == nil || len(props.Stages) == 0 {
+		panic("releasepipeline: PipelineName, Build and Stages are required")
+	}
+	p := &Pipeline{Construct: constructs.NewConstruct(scope, jsii.String(id))}
+	p.Source = awscodepipeline.NewArtifact(jsii.String("Source"), nil)
+
+	// A full clone rather than a zip, so buildspecs can run git (for example
+	// `git rev-parse HEAD` to tag the image with its commit).
+	p.SourceAction = awscodepipelineactions.NewCodeStarConnectionsSourceAction(&awscodepipelineactions.CodeStarConnectionsSourceActionProps{
+		ActionName:           jsii.String("Source"),
+		ConnectionArn:        jsii.String(props.ConnectionARN),
+		Owner:                jsii.String(props.Owner),
+		Repo:                 jsii.String(props.Repository),
+		Branch:               jsii.String(props.Branch),
+		Output:               p.Source,
+		CodeBuildCloneOutput: jsii.Bool(true),
+		VariablesNamespace:   jsii.String("Source"),
+	})
+
+	stages := []*awscodepipeline.StageProps{
+		{StageName: jsii.String("Source"), Actions: &[]awscodepipeline.IAction{p.SourceAction}},
+		{StageName: jsii.String("Build"), Actions: &[]awscodepipeline.IAction{
+			awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
+				ActionName: jsii.String("Build"),
+				Project:    props.Build,
+				Input:      p.Source,
+			}),
+		}},
+	}
+	for _, st := range props.Stages {
+		var actions []awscodepipeline.IAction
+		if st.Approval {
+			actions = append(actions, awscodepipelineactions.NewManualApprovalAction(&awscodepipelineactions.ManualApprovalActionProps{
+				ActionName:            jsii.String("Approve"),
+				RunOrder:              jsii.Number(1),
+				AdditionalInformation: jsii.String("Release to " + st.Name + "?"),
+			}))
+		}
+		actions = append(actions, awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
+			ActionName: jsii.String("Release"),
+			RunOrder:   jsii.Number(2),
+			Project:    st.Release,
+			Input:      p.Source,
+		}))
+		stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String(st.Name), Actions: &actions})
+	}
+
+	filter := &awscodepipeline.GitPushFilter{BranchesIncludes: jsii.Strings(props.Branch)}
+	if len(props.Paths) > 0 {
+		filter.FilePathsIncludes = jsii.Strings(props.Paths...)
+	}
+	p.Pipeline = awscodepipeline.NewPipeline(p.Construct, jsii.String("Pipeline"), &awscodepipeline.PipelineProps{
+		PipelineName: jsii.String(props.PipelineName),
+		// Set explicitly: a Go app without the feature flag would get V1, which has no
+		// triggers with file-path filters.
+		PipelineType:   awscodepipeline.PipelineType_V2,
+		ArtifactBucket: props.ArtifactBucket,
+		Stages:         &stages,
+		Triggers: &[]*awscodepipeline.TriggerProps{{
+			ProviderType: awscodepipeline.ProviderType_CODE_STAR_SOURCE_CONNECTION,
+			GitConfiguration: &awscodepipeline.GitConfiguration{
+				SourceAction: p.SourceAction,
+				PushFilter:   &[]*awscodepipeline.GitPushFilter{filter},
+			},
+		}},
+	})
+
+	// With a full clone CodeBuild itself calls the connection; it needs both the
+	// current and the legacy service prefix.
+	use := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("codeconnections:UseConnection", "codestar-connections:UseConnection"),
+		Resources: jsii.Strings(props.ConnectionARN),
+	})
+	props.Build.AddToRolePolicy(use)
+	for _, st := range props.Stages {
+		st.Release.AddToRolePolicy(use)
+	}
+	return p
+}

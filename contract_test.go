@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/names"
+)
+
+// These tests pin the invariants a blind `-update` of the golden files must not be
+// able to bless: the build/release environment contract, the wiring between the
+// pipeline and stage stacks, the pipeline's shape and what is kept on delete.
+
+// project finds the CodeBuild project called name in a template.
+func project(t *testing.T, tmpl map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, p := range resources(tmpl, "AWS::CodeBuild::Project") {
+		if p["Name"] == name {
+			return p
+		}
+	}
+	t.Fatalf("no CodeBuild project named %s", name)
+	return nil
+}
+
+// variable is one CodeBuild environment variable, rendered.
+type variable struct{ Value, Type string }
+
+func variables(p map[string]any) map[string]variable {
+	out := map[string]variable{}
+	env := p["Environment"].(map[string]any)
+	list, _ := env["EnvironmentVariables"].([]any)
+	for _, v := range list {
+		m := v.(map[string]any)
+		out[m["Name"].(string)] = variable{Value: render(m["Value"]), Type: m["Type"].(string)}
+	}
+	return out
+}
+
+func forEachConfig(t *testing.T, f func(t *testing.T, s *synthesis)) {
+	for _, gc := range goldenConfigs {
+		t.Run(gc.name, func(t *testing.T) { f(t, synthesize(t, gc.path)) })
+	}
+}
+
+// TestBuildEnvironment pins the build project's variables: exactly the seed's three,
+// DOCKERFILE_PATH when configured, and the user's own.
+func TestBuildEnvironment(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		cfg := s.cfg
+		for _, svc := range cfg.Services {
+			tmpl := s.templates[names.PipelineStack(cfg.App, svc.Name)]
+			endpoint := "${AWS::AccountId}.dkr.ecr." + cfg.Region + ".${AWS::URLSuffix}"
+			want := map[string]variable{
+				contract.S3Bucket:    {"${" + onlyID(t, tmpl, "AWS::S3::Bucket") + "}", "PLAINTEXT"},
+				contract.ECREndpoint: {endpoint, "PLAINTEXT"},
+				contract.ECRImageURL: {endpoint + "/" + names.Repository(cfg.App, svc.Name), "PLAINTEXT"},
+			}
+			if svc.Dockerfile != "" {
+				want[contract.DockerfilePath] = variable{svc.Dockerfile, "PLAINTEXT"}
+			}
+			for k, v := range svc.Build.Env {
+				want[k] = variable{v, "PLAINTEXT"}
+			}
+			for k, v := range svc.Build.Secrets {
+				want[k] = secretVariable(v)
+			}
+			got := variables(project(t, tmpl, names.BuildProject(cfg.App, svc.Name)))
+			if !maps.Equal(got, want) {
+				t.Errorf("service %s build variables:\n got %v\nwant %v", svc.Name, got, want)
+			}
+		}
+	})
+}
+
+func secretVariable(ref string) variable {
+	sec, err := config.ParseSecret(ref)
+	if err != nil {
+		panic(err)
+	}
+	if sec.Kind == config.SecretsManager {
+		return variable{ref, "SECRETS_MANAGER"}
+	}
+	return variable{sec.Name, "PARAMETER_STORE"}
+}
+
+// TestReleaseEnvironment pins every release project's variables, including the
+// PREVIOUS_STAGE_NAME chain, and checks that CLUSTER_ARN and SERVICE_NAME name the
+// cluster and service the stage stack really creates.
+func TestReleaseEnvironment(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		cfg := s.cfg
+		for _, svc := range cfg.Services {
+			tmpl := s.templates[names.PipelineStack(cfg.App, svc.Name)]
+			endpoint := "${AWS::AccountId}.dkr.ecr." + cfg.Region + ".${AWS::URLSuffix}"
+			previous := contract.LatestTag
+			for i, stage := range cfg.Stages {
+				region := cfg.StageRegion(i)
+				stageTmpl := s.templates[names.StageStack(cfg.App, stage.Name)]
+				clusterName, serviceName := stageService(t, stageTmpl, svc.Name)
+				want := map[string]variable{
+					contract.S3Bucket:          {"${" + onlyID(t, tmpl, "AWS::S3::Bucket") + "}", "PLAINTEXT"},
+					contract.StageName:         {stage.Name, "PLAINTEXT"},
+					contract.ECREndpoint:       {endpoint, "PLAINTEXT"},
+					contract.ECRImageURL:       {endpoint + "/" + names.Repository(cfg.App, svc.Name), "PLAINTEXT"},
+					contract.PreviousStageName: {previous, "PLAINTEXT"},
+					contract.ClusterARN:        {"arn:${AWS::Partition}:ecs:" + region + ":${AWS::AccountId}:cluster/" + clusterName, "PLAINTEXT"},
+					contract.ServiceName:       {serviceName, "PLAINTEXT"},
+					contract.StageRegion:       {region, "PLAINTEXT"},
+				}
+				for k, v := range svc.Release.Env {
+					want[k] = variable{v, "PLAINTEXT"}
+				}
+				got := variables(project(t, tmpl, names.ReleaseProject(cfg.App, svc.Name, stage.Name)))
+				if !maps.Equal(got, want) {
+					t.Errorf("service %s stage %s release variables:\n got %v\nwant %v", svc.Name, stage.Name, got, want)
+				}
+				if r := s.region(names.StageStack(cfg.App, stage.Name)); r != region {
+					t.Errorf("stage stack %s deploys to %s, its release says %s", stage.Name, r, region)
+				}
+				previous = stage.Name
+			}
+		}
+	})
+}
+
+// stageService returns the cluster name and service name of service svc in a stage
+// template, failing unless the service runs in that cluster.
+func stageService(t *testing.T, tmpl map[string]any, svc string) (cluster, service string) {
+	t.Helper()
+	clusters := resources(tmpl, "AWS::ECS::Cluster")
+	if len(clusters) != 1 {
+		t.Fatalf("stage stack has %d clusters, want 1", len(clusters))
+	}
+	var clusterID string
+	for id, c := range clusters {
+		clusterID, cluster = id, c["ClusterName"].(string)
+	}
+	for id, s := range resources(tmpl, "AWS::ECS::Service") {
+		name := s["ServiceName"].(string)
+		if len(name) < len(svc) || name[len(name)-len(svc):] != svc {
+			continue
+		}
+		if render(s["Cluster"]) != "${"+clusterID+"}" {
+			t.Errorf("service %s (%s) runs in %s, not the stage cluster %s", name, id, render(s["Cluster"]), clusterID)
+		}
+		return cluster, name
+	}
+	t.Fatalf("no ECS service for %s", svc)
+	return "", ""
+}
+
+func onlyID(t *testing.T, tmpl map[string]any, typ string) string {
+	t.Helper()
+	rs := resources(tmpl, typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d resources of type %s, want 1", len(rs), typ)
+	}
+	for id := range rs {
+		return id
+	}
+	return ""
+}
+
+// TestPipelineShape pins the pipeline: V2, Source → Build → each stage in config
+// order, an approval exactly where configured, the release action running that
+// stage's project, a full-clone source and a push trigger on the branch and paths.
+func TestPipelineShape(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		cfg := s.cfg
+		for _, svc := range cfg.Services {
+			tmpl := s.templates[names.PipelineStack(cfg.App, svc.Name)]
+			p := resources(tmpl, "AWS::CodePipeline::Pipeline")[onlyID(t, tmpl, "AWS::CodePipeline::Pipeline")]
+			if p["PipelineType"] != "V2" || p["Name"] != names.Pipeline(cfg.App, svc.Name) {
+				t.Errorf("pipeline type %v name %v", p["PipelineType"], p["Name"])
+			}
+			projectIDs := map[string]string{} // logical ID → project name
+			for id, pr := range resources(tmpl, "AWS::CodeBuild::Project") {
+				projectIDs[id] = pr["Name"].(string)
+			}
+			var got []string
+			for i, st := range p["Stages"].([]any) {
+				stage := st.(map[string]any)
+				name := stage["Name"].(string)
+				var actions []string
+				for _, a := range stage["Actions"].([]any) {
+					action := a.(map[string]any)
+					typeID := action["ActionTypeId"].(map[string]any)
+					desc := fmt.Sprintf("%s:%s", action["Name"], typeID["Provider"])
+					if cfgMap, ok := action["Configuration"].(map[string]any); ok && typeID["Provider"] == "CodeBuild" {
+						desc += "(" + projectIDs[stripRef(render(cfgMap["ProjectName"]))] + ")"
+					}
+					if typeID["Provider"] == "CodeStarSourceConnection" {
+						c := action["Configuration"].(map[string]any)
+						if c["OutputArtifactFormat"] != "CODEBUILD_CLONE_REF" || c["FullRepositoryId"] != cfg.Source.Repository || c["BranchName"] != cfg.Source.Branch {
+							t.Errorf("source action configuration %v", c)
+						}
+						if cfg.Source.Connection != "" && c["ConnectionArn"] != cfg.Source.Connection {
+							t.Errorf("source uses connection %v, config names %s", c["ConnectionArn"], cfg.Source.Connection)
+						}
+					}
+					actions = append(actions, desc)
+				}
+				_ = i
+				got = append(got, name+"["+join(actions)+"]")
+			}
+			want := []string{"Source[Source:CodeStarSourceConnection]", "Build[Build:CodeBuild(" + names.BuildProject(cfg.App, svc.Name) + ")]"}
+			for _, st := range cfg.Stages {
+				release := "Release:CodeBuild(" + names.ReleaseProject(cfg.App, svc.Name, st.Name) + ")"
+				if st.Approval {
+					want = append(want, st.Name+"[Approve:Manual "+release+"]")
+				} else {
+					want = append(want, st.Name+"["+release+"]")
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("service %s pipeline stages:\n got %v\nwant %v", svc.Name, got, want)
+			}
+
+			triggers := p["Triggers"].([]any)
+			if len(triggers) != 1 {
+				t.Fatalf("%d triggers, want 1", len(triggers))
+			}
+			trig := triggers[0].(map[string]any)
+			git := trig["GitConfiguration"].(map[string]any)
+			push := git["Push"].([]any)[0].(map[string]any)
+			branches := push["Branches"].(map[string]any)["Includes"]
+			if trig["ProviderType"] != "CodeStarSourceConnection" || git["SourceActionName"] != "Source" || render(branches) != render([]any{cfg.Source.Branch}) {
+				t.Errorf("trigger %v", trig)
+			}
+			paths, hasPaths := push["FilePaths"].(map[string]any)
+			switch {
+			case len(svc.Paths) == 0 && hasPaths:
+				t.Errorf("service %s has no paths but its trigger filters %v", svc.Name, paths)
+			case len(svc.Paths) > 0 && render(paths["Includes"]) != render(toAny(svc.Paths)):
+				t.Errorf("service %s trigger paths %v, want %v", svc.Name, paths, svc.Paths)
+			}
+		}
+	})
+}
+
+func stripRef(s string) string {
+	if len(s) > 3 && s[:2] == "${" {
+		return s[2 : len(s)-1]
+	}
+	return s
+}
+
+func join(xs []string) string {
+	sort.Strings(xs)
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
+
+func toAny(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// TestStatefulResourcesRetained pins that deleting a stack never deletes images,
+// artifacts or logs.
+func TestStatefulResourcesRetained(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		for stack, tmpl := range s.templates {
+			for id, r := range tmpl["Resources"].(map[string]any) {
+				res := r.(map[string]any)
+				switch res["Type"] {
+				case "AWS::ECR::Repository", "AWS::S3::Bucket", "AWS::Logs::LogGroup":
+					if res["DeletionPolicy"] != "Retain" || res["UpdateReplacePolicy"] != "Retain" {
+						t.Errorf("%s/%s (%s) is not retained", stack, id, res["Type"])
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestServicesKeepTheirCount pins the ECS services' safety settings: no DesiredCount
+// (an update would reset autoscaling), and the circuit breaker with rollback.
+func TestServicesKeepTheirCount(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		for stack, tmpl := range s.templates {
+			for id, svc := range resources(tmpl, "AWS::ECS::Service") {
+				if _, ok := svc["DesiredCount"]; ok {
+					t.Errorf("%s/%s sets DesiredCount", stack, id)
+				}
+				dc := svc["DeploymentConfiguration"].(map[string]any)
+				cb := dc["DeploymentCircuitBreaker"].(map[string]any)
+				if cb["Enable"] != true || cb["Rollback"] != true {
+					t.Errorf("%s/%s circuit breaker %v", stack, id, cb)
+				}
+			}
+		}
+	})
+}
+
+// TestStageStacksDependOnPipelines pins the deploy order and that no stack exports
+// or imports values.
+func TestStageStacksDependOnPipelines(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		for _, st := range s.app.Stages {
+			var deps []string
+			for _, d := range *st.Dependencies() {
+				deps = append(deps, *d.StackName())
+			}
+			sort.Strings(deps)
+			var want []string
+			for _, svc := range s.cfg.Services {
+				want = append(want, names.PipelineStack(s.cfg.App, svc.Name))
+			}
+			sort.Strings(want)
+			if !slices.Equal(deps, want) {
+				t.Errorf("%s depends on %v, want %v", *st.StackName(), deps, want)
+			}
+		}
+		for stack, raw := range s.raw {
+			for _, word := range []string{"Fn::ImportValue", `"Export"`} {
+				if contains(raw, word) {
+					t.Errorf("%s uses %s: stacks must not share exports", stack, word)
+				}
+			}
+		}
+	})
+}
+
+func contains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }

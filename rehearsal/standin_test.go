@@ -1,0 +1,241 @@
+package rehearsal
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stagecoach/stagecoach/buildspecs"
+	"github.com/stagecoach/stagecoach/contract"
+)
+
+// cli runs the stand-ins directly, as a buildspec command would.
+type cli struct {
+	t    *testing.T
+	h    *Harness
+	env  []string
+	dir  string
+	last string // stderr of the last call
+}
+
+func newCLI(t *testing.T, h *Harness, settings ...string) *cli {
+	env := []string{
+		"PATH=" + h.bin + ":" + os.Getenv("PATH"),
+		"REHEARSAL_CALLS=" + h.calls,
+		"REHEARSAL_STATE=" + t.TempDir(),
+		"REHEARSAL_ECR_REGISTRY=" + h.Registry.Host,
+		"AWS_REGION=us-east-1",
+	}
+	return &cli{t: t, h: h, env: append(env, settings...), dir: h.Src}
+}
+
+// run returns stdout and the exit status.
+func (c *cli) run(stdin string, args ...string) (string, int) {
+	c.t.Helper()
+	cmd := exec.Command(filepath.Join(c.h.bin, args[0]), args[1:]...)
+	cmd.Env, cmd.Dir = c.env, c.dir
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	c.last = stderr.String()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	out, code := c.run("", args...)
+	if code != 0 {
+		c.t.Fatalf("%v: exit %d\n%s", args, code, c.last)
+	}
+	return out
+}
+
+// pushed builds and pushes an image as :latest through the stand-ins.
+func (c *cli) pushed() string {
+	c.t.Helper()
+	url := c.h.Registry.Host + "/" + repo
+	if _, code := c.run(LoginToken, "docker", "login", "-u", "AWS", "--password-stdin", c.h.Registry.Host); code != 0 {
+		c.t.Fatalf("login: %s", c.last)
+	}
+	c.ok("docker", "build", "-t", "builtimage", ".")
+	c.ok("docker", "tag", "builtimage", url+":latest")
+	c.ok("docker", "push", url+":latest")
+	return c.h.Registry.Digest(c.t, repo, "latest")
+}
+
+// TestECRRetagThroughTheAPI walks the registry-side retag the digest promotion
+// will use: batch-get-image, then put-image of the same manifest.
+func TestECRRetagThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	c := newCLI(t, h)
+	digest := c.pushed()
+
+	manifest := c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[0].imageManifest", "--output", "text")
+	mediaType := strings.TrimSpace(c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[0].imageManifestMediaType", "--output", "text"))
+	if mediaType != "application/vnd.docker.distribution.manifest.v2+json" {
+		t.Errorf("media type %q", mediaType)
+	}
+	manifest = strings.TrimSuffix(manifest, "\n")
+	out := c.ok("aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "dev", "--image-manifest", manifest, "--image-manifest-media-type", mediaType)
+	var put struct {
+		Image struct {
+			ImageID struct{ ImageDigest, ImageTag string } `json:"imageId"`
+		} `json:"image"`
+	}
+	if err := json.Unmarshal([]byte(out), &put); err != nil {
+		t.Fatalf("put-image printed %q: %v", out, err)
+	}
+	if put.Image.ImageID.ImageDigest != digest || h.Registry.Digest(t, repo, "dev") != digest {
+		t.Errorf("dev is on %s (put-image said %s), want %s", h.Registry.Digest(t, repo, "dev"), put.Image.ImageID.ImageDigest, digest)
+	}
+
+	// ECR refuses to put a tag where it already is.
+	if _, code := c.run("", "aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "dev", "--image-manifest", manifest); code != 254 || !strings.Contains(c.last, "ImageAlreadyExistsException") {
+		t.Errorf("second put-image: exit %d, %s; want 254 ImageAlreadyExistsException", code, c.last)
+	}
+
+	// describe-images groups tags by digest; the digest query reads it back.
+	got := strings.TrimSpace(c.ok("aws", "ecr", "describe-images", "--repository-name", repo, "--image-ids", "imageTag=dev", "--query", "imageDetails[0].imageDigest", "--output", "text"))
+	if got != digest {
+		t.Errorf("describe-images digest %q, want %q", got, digest)
+	}
+	tags := strings.TrimSpace(c.ok("aws", "ecr", "describe-images", "--repository-name", repo, "--query", "imageDetails[0].imageTags", "--output", "text"))
+	if tags != "dev\tlatest" {
+		t.Errorf("describe-images tags %q, want dev<TAB>latest", tags)
+	}
+
+	// A missing tag is a failure entry, not an error, as with ECR.
+	if out := c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=nope", "--query", "images[0].imageManifest", "--output", "text"); out != "None\n" {
+		t.Errorf("missing tag printed %q, want None", out)
+	}
+	if out := c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=nope", "--query", "failures[0].failureCode", "--output", "text"); out != "ImageNotFound\n" {
+		t.Errorf("missing tag failure %q, want ImageNotFound", out)
+	}
+	if _, code := c.run("", "aws", "ecr", "describe-images", "--repository-name", repo, "--image-ids", "imageTag=nope"); code != 254 || !strings.Contains(c.last, "ImageNotFoundException") {
+		t.Errorf("describe-images of a missing tag: exit %d, %s", code, c.last)
+	}
+	if _, code := c.run("", "aws", "ecr", "batch-get-image", "--repository-name", "acme/none", "--image-ids", "imageTag=latest"); code != 254 || !strings.Contains(c.last, "RepositoryNotFoundException") {
+		t.Errorf("batch-get-image of a missing repository: exit %d, %s", code, c.last)
+	}
+}
+
+func TestStandinsRefuseWhatTheyDoNotDo(t *testing.T) {
+	h := newHarness(t)
+	c := newCLI(t, h)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[?imageId.imageTag=='latest']"}, 252, "beyond what the stand-in evaluates"},
+		{[]string{"aws", "ecr", "describe-repositories"}, 252, "not supported"},
+		{[]string{"aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "x", "--image-manifest", "{}", "--bogus", "1"}, 252, "[--bogus] are not supported"},
+		{[]string{"docker", "images"}, 125, "not supported"},
+		{[]string{"docker", "push", "docker.io/library/builtimage"}, 1, "does not exist locally"},
+		{[]string{"docker", "build", "-t", "x", ".", "-f", "missing/Dockerfile"}, 1, "failed to read dockerfile"},
+		{[]string{"docker", "pull", h.Registry.Host + "/" + repo + ":latest"}, 1, "no basic auth credentials"},
+		{[]string{"docker", "login", "-u", "AWS", "-p", "wrong", h.Registry.Host}, 1, "401 Unauthorized"},
+	} {
+		_, code := c.run("", tc.args...)
+		if code != tc.code || !strings.Contains(c.last, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, c.last, tc.code, tc.want)
+		}
+	}
+	// Without a region the CLI cannot call anything.
+	noRegion := &cli{t: t, h: h, env: []string{"REHEARSAL_ECR_REGISTRY=" + h.Registry.Host}, dir: h.Src}
+	if _, code := noRegion.run("", "aws", "ecr", "get-login-password"); code != 253 || !strings.Contains(noRegion.last, "You must specify a region") {
+		t.Errorf("no region: exit %d, %s", code, noRegion.last)
+	}
+	// Every call, failed ones included, is recorded with its exit status.
+	calls := h.Calls(t)
+	if len(calls) != 9 || calls[0].Exit != 252 || calls[8].Exit != 253 {
+		t.Errorf("recorded %d calls: %+v", len(calls), calls)
+	}
+}
+
+func TestECSIsScripted(t *testing.T) {
+	h := newHarness(t)
+	cluster := "arn:aws:ecs:eu-west-1:123456789012:cluster/acme-prod"
+	stable := newCLI(t, h)
+	if _, code := stable.run("", "aws", "ecs", "wait", "services-stable", "--cluster", cluster, "--services", "acme-prod-web", "--region", "eu-west-1"); code != 0 {
+		t.Errorf("wait services-stable: exit %d, %s", code, stable.last)
+	}
+	unstable := newCLI(t, h, "REHEARSAL_ECS_STABLE=false")
+	if _, code := unstable.run("", "aws", "ecs", "wait", "services-stable", "--cluster", cluster, "--services", "acme-prod-web"); code != 255 || !strings.Contains(unstable.last, "Max attempts exceeded") {
+		t.Errorf("unstable wait: exit %d, %s; want 255 like the CLI's waiter", code, unstable.last)
+	}
+	out := unstable.ok("aws", "ecs", "describe-services", "--cluster", cluster, "--services", "acme-prod-web", "--query", "services[0].deployments[0].rolloutState", "--output", "text")
+	if out != "FAILED\n" {
+		t.Errorf("rolloutState %q, want FAILED", out)
+	}
+	arn := stable.ok("aws", "ecs", "update-service", "--cluster", cluster, "--service", "acme-prod-web", "--force-new-deployment", "--region", "eu-west-1", "--query", "service.serviceArn", "--output", "text")
+	if arn != "arn:aws:ecs:eu-west-1:123456789012:service/acme-prod/acme-prod-web\n" {
+		t.Errorf("serviceArn %q", arn)
+	}
+	failing := newCLI(t, h, "REHEARSAL_ECS_UPDATE_FAILS=true")
+	if _, code := failing.run("", "aws", "ecs", "update-service", "--cluster", cluster, "--service", "x"); code != 254 {
+		t.Errorf("failing update-service: exit %d", code)
+	}
+	calls := callsTo(h.Calls(t), "aws", "ecs", "update-service")
+	if len(calls) != 2 || calls[0].Env["AWS_REGION"] != "us-east-1" || arg(calls[0].Args, "--region") != "eu-west-1" {
+		t.Errorf("update-service calls %+v", calls)
+	}
+}
+
+// TestReleaseWithTemplateEnvironment runs the seed's release.yml with the
+// environment a (hand-written, CDK-shaped) release project defines, resolved
+// from the template and pointed at the local registry.
+func TestReleaseWithTemplateEnvironment(t *testing.T) {
+	h := newHarness(t)
+	res, _ := h.Run(t, buildspecs.SeedBuild, buildEnv(h, nil))
+	mustSucceed(t, "build", res)
+	tmpl := parseTemplate(t, `{"Resources": {
+	  "Repo": {"Type": "AWS::ECR::Repository", "Properties": {"RepositoryName": "acme/web"}},
+	  "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "acme-web-artifacts"}},
+	  "ReleaseDev": {"Type": "AWS::CodeBuild::Project", "Properties": {"Name": "acme-web-release-dev", "Environment": {"EnvironmentVariables": [
+	    {"Name": "S3_BUCKET", "Type": "PLAINTEXT", "Value": {"Ref": "Bucket"}},
+	    {"Name": "STAGE_NAME", "Type": "PLAINTEXT", "Value": "dev"},
+	    {"Name": "ECR_ENDPOINT", "Type": "PLAINTEXT", "Value": {"Fn::Select": [0, {"Fn::Split": ["/", {"Fn::GetAtt": ["Repo", "RepositoryUri"]}]}]}},
+	    {"Name": "ECR_IMAGE_URL", "Type": "PLAINTEXT", "Value": {"Fn::GetAtt": ["Repo", "RepositoryUri"]}},
+	    {"Name": "PREVIOUS_STAGE_NAME", "Type": "PLAINTEXT", "Value": "latest"},
+	    {"Name": "CLUSTER_ARN", "Type": "PLAINTEXT", "Value": {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/acme-dev"}},
+	    {"Name": "SERVICE_NAME", "Type": "PLAINTEXT", "Value": "acme-dev-web"},
+	    {"Name": "STAGE_REGION", "Type": "PLAINTEXT", "Value": {"Ref": "AWS::Region"}}
+	  ]}}}}}`)
+	vars, err := EnvFromTemplate(tmpl, ByName("acme-web-release-dev"), Resolver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := PlaintextEnv(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range contract.ReleaseVariables {
+		if _, ok := env[name]; !ok {
+			t.Errorf("the release project does not set %s", name)
+		}
+	}
+	env = h.LocalECR(env)
+	if env[contract.ECRImageURL] != h.Registry.Host+"/acme/web" {
+		t.Fatalf("ECR_IMAGE_URL %q was not pointed at the local registry", env[contract.ECRImageURL])
+	}
+	res, calls := h.Run(t, buildspecs.SeedRelease, env)
+	mustSucceed(t, "release to dev", res)
+	if h.Registry.Digest(t, repo, "dev") != h.Registry.Digest(t, repo, "latest") {
+		t.Error("dev is not on the built image")
+	}
+	u := callsTo(calls, "aws", "ecs", "update-service")
+	if len(u) != 1 || arg(u[0].Args, "--cluster") != "arn:aws:ecs:us-east-1:123456789012:cluster/acme-dev" {
+		t.Errorf("update-service calls %+v", u)
+	}
+}

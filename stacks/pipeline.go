@@ -1,0 +1,216 @@
+package stacks
+
+import (
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodestarconnections"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/buildspecs"
+	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/constructs/contractproject"
+	"github.com/stagecoach/stagecoach/constructs/releasepipeline"
+	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/names"
+)
+
+// PipelineStack holds what one service needs to go from a push to its last stage.
+type PipelineStack struct {
+	awscdk.Stack
+	// Repository stores the service's images; it is retained on delete.
+	Repository awsecr.Repository
+	// Bucket stores pipeline artifacts, CodeBuild logs and what builds put in
+	// S3_BUCKET; it is retained on delete.
+	Bucket awss3.Bucket
+	// Build runs build.yml.
+	Build *contractproject.Project
+	// Releases run release.yml, one per stage, in stage order.
+	Releases []*contractproject.Project
+	// Pipeline ties them together.
+	Pipeline *releasepipeline.Pipeline
+	// ConnectionARN is the CodeConnections connection the source uses.
+	ConnectionARN string
+}
+
+// NewPipelineStack defines the pipeline stack of service s.
+func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *PipelineStack {
+	svc := cfg.Services[s]
+	name := names.PipelineStack(cfg.App, svc.Name)
+	st := &PipelineStack{Stack: awscdk.NewStack(scope, jsii.String(name), &awscdk.StackProps{
+		StackName: jsii.String(name),
+		Env:       &awscdk.Environment{Region: jsii.String(cfg.Region)},
+		// No CDKMetadata resource: it changes with the library, not with the app.
+		AnalyticsReporting: jsii.Bool(false),
+		Description:        jsii.String("stagecoach: build and release pipeline of service " + svc.Name + " of " + cfg.App),
+	})}
+
+	st.Bucket = awss3.NewBucket(st.Stack, jsii.String("Bucket"), &awss3.BucketProps{
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		Versioned:         jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("ExpireOldVersions"),
+			// Versioning guards against mistakes; old versions need not live forever.
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30)),
+		}},
+	})
+
+	st.Repository = awsecr.NewRepository(st.Stack, jsii.String("Repository"), &awsecr.RepositoryProps{
+		RepositoryName:  jsii.String(names.Repository(cfg.App, svc.Name)),
+		ImageScanOnPush: jsii.Bool(true),
+		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules:  repositoryLifecycle(cfg),
+	})
+
+	st.ConnectionARN = cfg.Source.Connection
+	if st.ConnectionARN == "" {
+		// Created pending: a person approves it once in the console (see README).
+		conn := awscodestarconnections.NewCfnConnection(st.Stack, jsii.String("Connection"), &awscodestarconnections.CfnConnectionProps{
+			ConnectionName: jsii.String(names.Connection(cfg.App, svc.Name)),
+			ProviderType:   jsii.String(cfg.Source.Provider),
+		})
+		st.ConnectionARN = *conn.AttrConnectionArn()
+	}
+
+	endpoint := registryEndpoint(cfg.Region)
+	imageURL := endpoint + "/" + names.Repository(cfg.App, svc.Name)
+	bucket := *st.Bucket.BucketName()
+
+	buildVars := map[string]string{
+		contract.S3Bucket:    bucket,
+		contract.ECREndpoint: endpoint,
+		contract.ECRImageURL: imageURL,
+	}
+	if svc.Dockerfile != "" {
+		buildVars[contract.DockerfilePath] = svc.Dockerfile
+	}
+	st.Build = contractproject.New(st.Stack, "Build", contractproject.Props{
+		ProjectName:   names.BuildProject(cfg.App, svc.Name),
+		Description:   "Runs build.yml once per push and pushes " + names.Repository(cfg.App, svc.Name) + ":latest.",
+		Bucket:        st.Bucket,
+		Variables:     buildVars,
+		UserVariables: svc.Build.Env,
+		Secrets:       buildSecrets(svc.Build.Secrets),
+		Buildspec:     buildspecs.Build,
+		BuildspecFile: svc.Build.Buildspec,
+	})
+	st.Repository.GrantPullPush(st.Build.Role)
+	st.Bucket.GrantReadWrite(st.Build.Role, nil)
+
+	var stages []releasepipeline.Stage
+	for i, stage := range cfg.Stages {
+		region := cfg.StageRegion(i)
+		cluster := names.Cluster(cfg.App, stage.Name)
+		service := names.Service(cfg.App, stage.Name, svc.Name)
+		rel := contractproject.New(st.Stack, "Release"+pascal(stage.Name), contractproject.Props{
+			ProjectName: names.ReleaseProject(cfg.App, svc.Name, stage.Name),
+			Description: "Runs release.yml to release " + svc.Name + " to " + stage.Name + ".",
+			Bucket:      st.Bucket,
+			Variables: map[string]string{
+				contract.S3Bucket:          bucket,
+				contract.StageName:         stage.Name,
+				contract.ECREndpoint:       endpoint,
+				contract.ECRImageURL:       imageURL,
+				contract.PreviousStageName: cfg.PreviousStage(i),
+				contract.ClusterARN:        arn("ecs", region, "cluster/"+cluster),
+				contract.ServiceName:       service,
+				contract.StageRegion:       region,
+			},
+			UserVariables: svc.Release.Env,
+			Buildspec:     buildspecs.Release,
+			BuildspecFile: svc.Release.Buildspec,
+			Timeout:       awscdk.Duration_Minutes(jsii.Number(30)),
+		})
+		st.Repository.GrantPullPush(rel.Role)
+		st.Bucket.GrantReadWrite(rel.Role, nil)
+		// The release may update and watch this stage's service and nothing else.
+		rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("ecs:UpdateService", "ecs:DescribeServices"),
+			Resources: jsii.Strings(arn("ecs", region, "service/"+cluster+"/"+service)),
+		}))
+		st.Releases = append(st.Releases, rel)
+		stages = append(stages, releasepipeline.Stage{Name: stage.Name, Approval: stage.Approval, Release: rel.Project})
+	}
+
+	owner, repo := splitRepository(cfg.Source.Repository)
+	st.Pipeline = releasepipeline.New(st.Stack, "Pipeline", releasepipeline.Props{
+		PipelineName:   names.Pipeline(cfg.App, svc.Name),
+		ArtifactBucket: st.Bucket,
+		ConnectionARN:  st.ConnectionARN,
+		Owner:          owner,
+		Repository:     repo,
+		Branch:         cfg.Source.Branch,
+		Paths:          svc.Paths,
+		Build:          st.Build.Project,
+		Stages:         stages,
+	})
+	return st
+}
+
+// repositoryLifecycle keeps every image a stage or :latest points to, expires
+// untagged images (left behind when a tag moves) after a week, and keeps the newest
+// 25 of the rest, as TinyStacks did.
+func repositoryLifecycle(cfg *config.Config) *[]*awsecr.LifecycleRule {
+	protected := []string{contract.LatestTag}
+	for _, s := range cfg.Stages {
+		protected = append(protected, s.Name)
+	}
+	return &[]*awsecr.LifecycleRule{
+		{
+			RulePriority: jsii.Number(1),
+			Description:  jsii.String("Never expire images a stage or latest runs"),
+			TagStatus:    awsecr.TagStatus_TAGGED,
+			// An image matched by a higher-priority rule is never expired by a lower
+			// one; a count this high never expires anything itself.
+			TagPatternList: jsii.Strings(protected...),
+			MaxImageCount:  jsii.Number(9999),
+		},
+		{
+			RulePriority: jsii.Number(2),
+			Description:  jsii.String("Expire untagged images after 7 days"),
+			TagStatus:    awsecr.TagStatus_UNTAGGED,
+			MaxImageAge:  awscdk.Duration_Days(jsii.Number(7)),
+		},
+		{
+			RulePriority:  jsii.Number(3),
+			Description:   jsii.String("Keep the newest 25 other images"),
+			TagStatus:     awsecr.TagStatus_ANY,
+			MaxImageCount: jsii.Number(25),
+		},
+	}
+}
+
+// registryEndpoint is the ECR registry host of the deploying account in region.
+func registryEndpoint(region string) string {
+	return *awscdk.Aws_ACCOUNT_ID() + ".dkr.ecr." + region + "." + *awscdk.Aws_URL_SUFFIX()
+}
+
+// arn builds an ARN in the deploying account and partition.
+func arn(service, region, resource string) string {
+	return "arn:" + *awscdk.Aws_PARTITION() + ":" + service + ":" + region + ":" + *awscdk.Aws_ACCOUNT_ID() + ":" + resource
+}
+
+// splitRepository splits "owner/name" at its last slash (GitLab owners may nest).
+func splitRepository(full string) (owner, name string) {
+	i := strings.LastIndex(full, "/")
+	return full[:i], full[i+1:]
+}
+
+// pascal turns a config name ("prod-eu") into a construct ID part ("ProdEu"), which
+// keeps logical IDs readable; config names cannot collide this way (no "--").
+func pascal(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,81 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/constructs/stagecluster"
+	"github.com/stagecoach/stagecoach/constructs/stageservice"
+	"github.com/stagecoach/stagecoach/names"
+)
+
+// StageStack holds one stage: its network, cluster, load balancer and services.
+type StageStack struct {
+	awscdk.Stack
+	// Cluster is the stage's shared VPC, cluster and load balancer.
+	Cluster *stagecluster.Cluster
+	// Services are the stage's services, in config order.
+	Services []*stageservice.Service
+}
+
+// NewStageStack defines the stack of stage i.
+func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *StageStack {
+	stage := cfg.Stages[i]
+	region := cfg.StageRegion(i)
+	name := names.StageStack(cfg.App, stage.Name)
+	st := &StageStack{Stack: awscdk.NewStack(scope, jsii.String(name), &awscdk.StackProps{
+		StackName: jsii.String(name),
+		Env:       &awscdk.Environment{Region: jsii.String(region)},
+		// No CDKMetadata resource: it changes with the library, not with the app.
+		AnalyticsReporting: jsii.Bool(false),
+		Description:        jsii.String("stagecoach: stage " + stage.Name + " of " + cfg.App + " (network, cluster, load balancer, services)"),
+	})}
+
+	st.Cluster = stagecluster.New(st.Stack, "Shared", stagecluster.Props{
+		ClusterName:      names.Cluster(cfg.App, stage.Name),
+		LoadBalancerName: names.LoadBalancer(cfg.App, stage.Name),
+	})
+
+	for s := range cfg.Services {
+		d := cfg.Deployment(s, i)
+		svc := d.Service
+		// The home-region repository, imported by ARN so a stage in another region
+		// pulls across regions; the name is derived, not exported by the pipeline stack.
+		repoName := names.Repository(cfg.App, svc.Name)
+		repo := awsecr.Repository_FromRepositoryAttributes(st.Stack, jsii.String(pascal(svc.Name)+"Repository"), &awsecr.RepositoryAttributes{
+			RepositoryName: jsii.String(repoName),
+			RepositoryArn:  jsii.String(arn("ecr", cfg.Region, "repository/"+repoName)),
+		})
+		props := stageservice.Props{
+			Cluster:         st.Cluster.Cluster,
+			Listener:        st.Cluster.Listener,
+			ServiceName:     names.Service(cfg.App, stage.Name, svc.Name),
+			LogGroupName:    names.LogGroup(cfg.App, stage.Name, svc.Name),
+			Repository:      repo,
+			Tag:             stage.Name,
+			Port:            svc.Port,
+			HealthCheckPath: svc.HealthCheck,
+			CPU:             d.CPU,
+			Memory:          d.Memory,
+			Env:             d.Env,
+			Secrets:         taskSecrets(d.Secrets),
+			MinTasks:        d.Scale.Min,
+			MaxTasks:        d.Scale.Max,
+			CPUTarget:       d.Scale.CPUTarget,
+			Default:         svc.Route == nil,
+		}
+		if svc.Route != nil {
+			props.PathPatterns = svc.Route.Paths
+			props.Hosts = svc.Route.Hosts
+			props.Priority = svc.Route.Priority
+			if props.Priority == 0 {
+				props.Priority = config.DefaultPriority(s)
+			}
+		}
+		st.Services = append(st.Services, stageservice.New(st.Stack, pascal(svc.Name), props))
+	}
+	return st
+}
