@@ -124,8 +124,17 @@ func TestECRRetagThroughTheAPI(t *testing.T) {
 	if _, code := c.run("", "aws", "ecr", "describe-images", "--repository-name", repo, "--image-ids", "imageTag=nope"); code != 254 || !strings.Contains(c.last, "ImageNotFoundException") {
 		t.Errorf("describe-images of a missing tag: exit %d, %s", code, c.last)
 	}
+	// An existing but empty repository has no images; a missing one is an error.
+	if out := c.ok("aws", "ecr", "describe-images", "--repository-name", "acme/empty", "--output", "json"); !strings.Contains(out, `"imageDetails": []`) {
+		t.Errorf("describe-images of an empty repository printed %s", out)
+	}
+	c.env = append(c.env, "REHEARSAL_ECR_REPOSITORIES=acme/web,acme/empty")
 	if _, code := c.run("", "aws", "ecr", "batch-get-image", "--repository-name", "acme/none", "--image-ids", "imageTag=latest"); code != 254 || !strings.Contains(c.last, "RepositoryNotFoundException") {
 		t.Errorf("batch-get-image of a missing repository: exit %d, %s", code, c.last)
+	}
+	c.ok("docker", "tag", "builtimage", c.h.Registry.Host+"/acme/none:latest")
+	if _, code := c.run("", "docker", "push", c.h.Registry.Host+"/acme/none:latest"); code != 1 || !strings.Contains(c.last, "name unknown") {
+		t.Errorf("push to a missing repository: exit %d, %s", code, c.last)
 	}
 }
 
@@ -152,7 +161,7 @@ func TestStandinsRefuseWhatTheyDoNotDo(t *testing.T) {
 		}
 	}
 	// Without a region the CLI cannot call anything.
-	noRegion := &cli{t: t, h: h, env: []string{"REHEARSAL_ECR_REGISTRY=" + h.Registry.Host}, dir: h.Src}
+	noRegion := &cli{t: t, h: h, env: []string{"REHEARSAL_CALLS=" + h.calls, "REHEARSAL_ECR_REGISTRY=" + h.Registry.Host}, dir: h.Src}
 	if _, code := noRegion.run("", "aws", "ecr", "get-login-password"); code != 253 || !strings.Contains(noRegion.last, "You must specify a region") {
 		t.Errorf("no region: exit %d, %s", code, noRegion.last)
 	}

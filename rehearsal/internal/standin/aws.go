@@ -98,11 +98,16 @@ func parseAWS(args []string, sio IO) (*awsCall, error) {
 		c.output = "json"
 	}
 	c.query = c.single("--query")
-	c.account = sio.Getenv("REHEARSAL_ACCOUNT")
-	if c.account == "" {
-		c.account = "123456789012"
-	}
+	c.account = account(sio)
 	return c, nil
+}
+
+// account is the registry ID ECR reports.
+func account(sio IO) string {
+	if a := sio.Getenv("REHEARSAL_ACCOUNT"); a != "" {
+		return a
+	}
+	return "123456789012"
 }
 
 // single returns the one value of an option, or "" when absent.
@@ -193,10 +198,15 @@ func (c *awsCall) ecrRegistry() (string, error) {
 	return "", fail(awsConfig, "aws stand-in: REHEARSAL_ECR_REGISTRY is unset; it names the local registry (127.0.0.1:PORT) that plays ECR")
 }
 
-func (c *awsCall) repo(repoName string) (name.Repository, error) {
+// repo maps an ECR repository name to the local registry, failing as ECR does
+// for a repository that does not exist. op names the API operation for the error.
+func (c *awsCall) repo(repoName, op string) (name.Repository, error) {
 	reg, err := c.ecrRegistry()
 	if err != nil {
 		return name.Repository{}, err
+	}
+	if !repositoryExists(c.sio.Getenv, repoName) {
+		return name.Repository{}, c.serviceError("RepositoryNotFoundException", op, "The repository with name '%s' does not exist in the registry with id '%s'", repoName, c.account)
 	}
 	r, err := name.NewRepository(reg + "/" + repoName)
 	if err != nil {
@@ -271,7 +281,7 @@ func (c *awsCall) batchGetImage() (any, error) {
 	if err := c.checkUnused(); err != nil {
 		return nil, err
 	}
-	repo, err := c.repo(repoName)
+	repo, err := c.repo(repoName, "BatchGetImage")
 	if err != nil {
 		return nil, err
 	}
@@ -297,9 +307,6 @@ func (c *awsCall) batchGetImage() (any, error) {
 		desc, err := remote.Get(ref, remote.WithContext(cx))
 		cancel()
 		if err != nil {
-			if isRepoUnknown(err) {
-				return nil, c.serviceError("RepositoryNotFoundException", "BatchGetImage", "The repository with name '%s' does not exist in the registry with id '%s'", repoName, c.account)
-			}
 			if isNotFound(err) {
 				failures = append(failures, failure{id, "ImageNotFound", "Requested image not found"})
 				continue
@@ -314,12 +321,6 @@ func (c *awsCall) batchGetImage() (any, error) {
 		images = append(images, image{c.account, repoName, got, string(desc.Manifest), string(desc.MediaType)})
 	}
 	return map[string]any{"images": images, "failures": failures}, nil
-}
-
-// isRepoUnknown tells "no such repository" apart from "no such image": ECR
-// answers the first with an error and the second with a failure entry.
-func isRepoUnknown(err error) bool {
-	return strings.Contains(err.Error(), "NAME_UNKNOWN")
 }
 
 // rawManifest lets remote.Put send a manifest byte for byte, so its digest is
@@ -376,7 +377,7 @@ func (c *awsCall) putImage() (any, error) {
 	if wantDigest != "" && wantDigest != digest {
 		return nil, c.serviceError("ImageDigestDoesNotMatchException", "PutImage", "The specified digest %s does not match the digest of the manifest, %s", wantDigest, digest)
 	}
-	repo, err := c.repo(repoName)
+	repo, err := c.repo(repoName, "PutImage")
 	if err != nil {
 		return nil, err
 	}
@@ -392,9 +393,6 @@ func (c *awsCall) putImage() (any, error) {
 		return nil, c.serviceError("ImageAlreadyExistsException", "PutImage", "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", digest, tag, repoName, c.account)
 	}
 	if err := remote.Put(ref, rawManifest{[]byte(manifest), types.MediaType(mediaType)}, remote.WithContext(cx)); err != nil {
-		if isRepoUnknown(err) {
-			return nil, c.serviceError("RepositoryNotFoundException", "PutImage", "The repository with name '%s' does not exist in the registry with id '%s'", repoName, c.account)
-		}
 		if strings.Contains(err.Error(), "BLOB_UNKNOWN") || strings.Contains(err.Error(), "MANIFEST_BLOB_UNKNOWN") {
 			return nil, c.serviceError("LayersNotFoundException", "PutImage", "Layers referenced by the manifest are not in repository '%s': %v", repoName, err)
 		}
@@ -431,17 +429,17 @@ func (c *awsCall) describeImages() (any, error) {
 	if err := c.checkUnused(); err != nil {
 		return nil, err
 	}
-	repo, err := c.repo(repoName)
+	repo, err := c.repo(repoName, "DescribeImages")
 	if err != nil {
 		return nil, err
 	}
 	cx, cancel := ctx()
 	defer cancel()
 	tags, err := remote.List(repo, remote.WithContext(cx))
+	if isNotFound(err) {
+		tags, err = nil, nil // an ECR repository nothing was pushed to yet
+	}
 	if err != nil {
-		if isRepoUnknown(err) || isNotFound(err) {
-			return nil, c.serviceError("RepositoryNotFoundException", "DescribeImages", "The repository with name '%s' does not exist in the registry with id '%s'", repoName, c.account)
-		}
 		return nil, fail(awsOther, "aws stand-in: describe-images %s: %v", repo, err)
 	}
 	// Group the tags by digest, as ECR lists images, not tags.

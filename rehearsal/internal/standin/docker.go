@@ -394,8 +394,12 @@ func (st *store) push(args []string, sio IO) error {
 	if !ok {
 		return fail(dockerFailed, "An image does not exist locally with the tag: %s", args[0])
 	}
-	if _, err := st.remoteHost(ref, "push"); err != nil {
+	host, err := st.remoteHost(ref, "push")
+	if err != nil {
 		return err
+	}
+	if host == sio.Getenv("REHEARSAL_ECR_REGISTRY") && !repositoryExists(sio.Getenv, ref.Context().RepositoryStr()) {
+		return fail(dockerFailed, "name unknown: The repository with name '%s' does not exist in the registry with id '%s'", ref.Context().RepositoryStr(), account(sio))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()

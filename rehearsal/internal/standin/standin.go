@@ -12,6 +12,7 @@
 //	REHEARSAL_ECR_REGISTRY   host:port of the registry that plays ECR
 //	REHEARSAL_ECR_REGISTRY_<REGION>  the same for one region, e.g. ..._EU_WEST_1
 //	REHEARSAL_ACCOUNT        registry ID reported by ECR calls (123456789012)
+//	REHEARSAL_ECR_REPOSITORIES  repositories that exist, comma-separated; unset: all do
 //	REHEARSAL_IMAGE_MB       size of the image `docker build` makes (1)
 //	REHEARSAL_IMAGE_LAYERS   its number of layers (2)
 //	REHEARSAL_ECS_STABLE     "false" makes `aws ecs wait services-stable` fail
@@ -163,4 +164,21 @@ func ReadCalls(path string) ([]Call, error) {
 		calls = append(calls, c)
 	}
 	return calls, nil
+}
+
+// repositoryExists tells whether ECR would know repo. The local registry only
+// knows a repository once something is pushed to it, while an ECR repository
+// exists (empty) from the moment the stack creates it; REHEARSAL_ECR_REPOSITORIES
+// says which exist, and when it is unset every repository does.
+func repositoryExists(getenv func(string) string, repo string) bool {
+	list := getenv("REHEARSAL_ECR_REPOSITORIES")
+	if list == "" {
+		return true
+	}
+	for _, r := range strings.Split(list, ",") {
+		if strings.TrimSpace(r) == repo {
+			return true
+		}
+	}
+	return false
 }
