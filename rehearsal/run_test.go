@@ -3,6 +3,9 @@ package rehearsal
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,15 +173,17 @@ phases:
 }
 
 func TestBackgroundProcessesNeitherHangNorSurvive(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
+	dir := t.TempDir()
 	res := run(t, `version: 0.2
 phases:
   build:
     commands:
       - (sleep 0.3; echo "late output") &
       - sleep 0.5
-      - sleep 60 &
-`, Options{})
+      - sleep 60 & echo $! > sleeper.pid
+`, Options{Dir: dir})
 	if !res.Succeeded {
 		t.Fatalf("build failed:\n%s", res.Log)
 	}
@@ -188,9 +193,26 @@ phases:
 	if !strings.Contains(res.Log, "late output") {
 		t.Errorf("background output is missing from the log:\n%s", res.Log)
 	}
+	b, err := os.ReadFile(filepath.Join(dir, "sleeper.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	// A killed process whose parent is gone may stay a zombie until PID 1 reaps
+	// it; a zombie runs nothing, so it counts as ended.
+	alive := func() bool {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err == nil && !strings.Contains(string(stat), ") Z ")
+	}
+	for deadline := time.Now().Add(2 * time.Second); alive(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the background sleep (pid %d) outlived the build", pid)
+		}
+	}
 }
 
 func TestContextEndsTheBuild(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	res, err := Run(ctx, mustParse(t, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n"), Options{Dir: t.TempDir()})

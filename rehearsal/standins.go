@@ -50,11 +50,10 @@ func BuildStandins() (string, error) {
 }
 
 func buildStandins() (string, error) {
-	_, self, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("rehearsal: cannot locate the stand-in sources")
+	moduleRoot, err := findModuleRoot()
+	if err != nil {
+		return "", err
 	}
-	moduleRoot := filepath.Dir(filepath.Dir(self))
 	key, err := sourceKey(moduleRoot)
 	if err != nil {
 		return "", fmt.Errorf("rehearsal: hash the stand-in sources in %s: %w", moduleRoot, err)
@@ -99,6 +98,22 @@ func buildStandins() (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+// findModuleRoot locates the module's source: next to this file when the test
+// binary was built with full paths, else through `go env GOMOD` (-trimpath).
+func findModuleRoot() (string, error) {
+	if _, self, _, ok := runtime.Caller(0); ok {
+		root := filepath.Dir(filepath.Dir(self))
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			return root, nil
+		}
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if gomod := strings.TrimSpace(string(out)); err == nil && gomod != "" && gomod != os.DevNull {
+		return filepath.Dir(gomod), nil
+	}
+	return "", errors.New("rehearsal: cannot find the stagecoach module's source to build the stand-ins from; run the tests from inside the repository")
 }
 
 // sourceKey hashes what the stand-in binary is built from.
