@@ -36,7 +36,8 @@ const (
 
 // Buildspec is the part of a version 0.2 buildspec a rehearsal runs.
 type Buildspec struct {
-	// Shell is env.shell; empty when the buildspec names none.
+	// Shell is env.shell: "bash", "sh" (for sh and /bin/sh), or empty when the
+	// buildspec names none, which CodeBuild runs with sh.
 	Shell string
 	// Variables is env.variables, values as the strings CodeBuild would set.
 	Variables map[string]string
@@ -109,10 +110,12 @@ func Parse(text string) (*Buildspec, error) {
 	if e := raw.Env; e != nil {
 		switch e.Shell {
 		case "", "bash":
+			b.Shell = e.Shell
+		case "sh", "/bin/sh":
+			b.Shell = "sh"
 		default:
-			return nil, fmt.Errorf("buildspec: env.shell %q is not supported by rehearsals; they run bash", e.Shell)
+			return nil, fmt.Errorf("buildspec: env.shell %q is not supported by rehearsals (bash, sh, /bin/sh)", e.Shell)
 		}
-		b.Shell = e.Shell
 		if len(e.ParameterStore) > 0 || len(e.SecretsManager) > 0 {
 			return nil, fmt.Errorf("buildspec: env.parameter-store and env.secrets-manager need AWS; pass those values as project variables in the rehearsal")
 		}

@@ -3,8 +3,9 @@
 // bring, are tested for real without AWS or a Docker daemon.
 //
 // The pieces:
-//   - Parse and Run: a buildspec (version 0.2) run under bash with CodeBuild's
-//     phase order, failure transitions, finally blocks and environment precedence.
+//   - Parse and Run: a buildspec (version 0.2) run with CodeBuild's phase order,
+//     failure transitions, finally blocks and environment precedence, under bash
+//     or under the image's sh (dash on Ubuntu images, bash on Amazon Linux).
 //   - EnvFromTemplate: the environment a synthesized CodeBuild project defines,
 //     with CloudFormation intrinsics resolved to fake but consistent values, so a
 //     rehearsal runs with exactly what `cdk synth` produced.

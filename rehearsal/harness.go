@@ -25,6 +25,9 @@ type Harness struct {
 	Src string
 	// Region is the region the builds run in. Default: us-east-1.
 	Region string
+	// Sh is what /bin/sh is in the build image (see Options.Sh). Default: dash,
+	// as in the Ubuntu standard images stagecoach's projects use.
+	Sh string
 	// Settings are REHEARSAL_* variables for the stand-ins (see package doc of
 	// internal/standin), e.g. REHEARSAL_ECS_STABLE=false.
 	Settings map[string]string
@@ -81,7 +84,7 @@ func (h *Harness) Run(t testing.TB, spec string, env map[string]string) (*Result
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), RunTimeout)
 	defer cancel()
-	res, err := Run(ctx, parsed, Options{Dir: h.Src, Region: h.Region, BaseEnv: base, Env: env})
+	res, err := Run(ctx, parsed, Options{Dir: h.Src, Region: h.Region, Sh: h.Sh, BaseEnv: base, Env: env})
 	if h.Log != nil && res != nil {
 		h.Log(res.Log)
 	}

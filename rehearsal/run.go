@@ -34,10 +34,15 @@ import (
 //     can tell. https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html
 //
 // CodeBuild's own shell handling is not public; here each command runs in a
-// fresh bash that first restores the variables and working directory the
-// previous command left (see statePrologue). That carries what buildspecs rely
-// on; shell options (set -e) and functions do not carry over, so a buildspec
-// that needs them fails here rather than pass on a guess.
+// fresh shell that first restores the variables and working directory the
+// previous command left (see bashPrologue, shPrologue). That carries what
+// buildspecs rely on; shell options (set -e) and functions do not carry over,
+// so a buildspec that needs them fails here rather than pass on a guess.
+//
+// Which shell: env.shell when the buildspec names one, else sh, CodeBuild's
+// default on Linux. What sh is depends on the build image: dash on the Ubuntu
+// standard images, bash on Amazon Linux. Options.Sh picks, since a buildspec
+// with bash syntax (`[ a == b ]`) behaves differently under dash.
 
 // Status is the outcome of a phase.
 type Status string
@@ -70,6 +75,10 @@ type Options struct {
 	Env map[string]string
 	// Overrides holds start-build (pipeline action) variables; they override Env.
 	Overrides map[string]string
+	// Sh is what /bin/sh is in the build image, which runs buildspecs that do
+	// not set env.shell: "dash" as in the Ubuntu standard images (CDK's
+	// default), or "bash" as in the Amazon Linux images. Default: dash.
+	Sh string
 	// Log, when set, receives the build log as each command ends.
 	Log io.Writer
 }
@@ -121,16 +130,16 @@ func Run(ctx context.Context, spec *Buildspec, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	bash, err := exec.LookPath("bash")
+	shell, prologue, err := pickShell(spec.Shell, opts.Sh)
 	if err != nil {
-		return nil, fmt.Errorf("rehearsal: buildspecs run under bash, which is not on PATH: %w", err)
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", "rehearsal-run-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	s := &session{bash: bash, dir: dir, tmp: tmp, state: filepath.Join(tmp, "state.sh"), out: opts.Log}
+	s := &session{shell: shell, prologue: prologue, dir: dir, tmp: tmp, state: filepath.Join(tmp, "state.sh"), out: opts.Log}
 	defer s.killLeftovers()
 	if s.logFile, err = os.OpenFile(filepath.Join(tmp, "build.log"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
 		return nil, err
@@ -210,15 +219,44 @@ func (s *session) runPhase(ctx context.Context, p Phase, succeeding bool, pr *Ph
 	return failed, nil
 }
 
+// pickShell returns the command line that runs a command script, and the
+// prologue that carries state into and out of it.
+func pickShell(specShell, sh string) ([]string, func(string) string, error) {
+	find := func(name string) (string, error) {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			return "", fmt.Errorf("rehearsal: this buildspec runs under %s, which is not on PATH: %w", name, err)
+		}
+		return p, nil
+	}
+	if specShell == "bash" {
+		bash, err := find("bash")
+		return []string{bash}, bashPrologue, err
+	}
+	switch sh {
+	case "", "dash":
+		dash, err := find("dash")
+		return []string{dash}, shPrologue, err
+	case "bash":
+		// bash started as sh runs in POSIX mode.
+		bash, err := find("bash")
+		return []string{bash, "--posix"}, bashPrologue, err
+	default:
+		return nil, nil, fmt.Errorf("rehearsal: Options.Sh is %q; want dash or bash", sh)
+	}
+}
+
 // session is one build: its shell state, log and processes.
 type session struct {
-	bash, dir, tmp, state string
-	logFile               *os.File
-	logRead               int64
-	log                   bytes.Buffer
-	out                   io.Writer
-	n                     int
-	pgids                 []int
+	shell           []string
+	prologue        func(state string) string
+	dir, tmp, state string
+	logFile         *os.File
+	logRead         int64
+	log             bytes.Buffer
+	out             io.Writer
+	n               int
+	pgids           []int
 }
 
 func (s *session) logf(format string, args ...any) {
@@ -252,12 +290,12 @@ func (s *session) run(ctx context.Context, command string, succeeding bool) (int
 	if succeeding {
 		ok = "1"
 	}
-	script := statePrologue(s.state) + "export CODEBUILD_BUILD_SUCCEEDING=" + ok + "\n" + command + "\n"
+	script := s.prologue(s.state) + "export CODEBUILD_BUILD_SUCCEEDING=" + ok + "\n" + command + "\n"
 	path := filepath.Join(s.tmp, fmt.Sprintf("command-%03d.sh", s.n))
 	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		return 0, err
 	}
-	cmd := exec.CommandContext(ctx, s.bash, path)
+	cmd := exec.CommandContext(ctx, s.shell[0], append(s.shell[1:], path)...)
 	cmd.Dir = s.dir
 	cmd.Env = []string{} // everything comes from the state file
 	// The log is a file, not a pipe: a background process that keeps it open
@@ -297,10 +335,10 @@ func (s *session) killLeftovers() {
 	}
 }
 
-// statePrologue restores the session state, then arranges for it to be saved
+// bashPrologue restores the session state, then arranges for it to be saved
 // when the command exits, whatever way it exits (exit 1 included). Bash's own
 // and read-only variables are left out: the new shell sets its own.
-func statePrologue(state string) string {
+func bashPrologue(state string) string {
 	q := shellQuote(state)
 	return `source ` + q + `
 __rehearsal_save() {
@@ -316,6 +354,18 @@ __rehearsal_save() {
     done < <(compgen -v)
     printf 'cd -- %q\n' "$PWD"
   } > ` + q + `
+}
+trap __rehearsal_save EXIT
+`
+}
+
+// shPrologue does what bashPrologue does with POSIX sh alone: `set` lists
+// every variable in a form the shell reads back, `export -p` the exported ones.
+func shPrologue(state string) string {
+	q := shellQuote(state)
+	return `. ` + q + `
+__rehearsal_save() {
+  { set; export -p; printf "cd -- '%s'\n" "$PWD"; } > ` + q + `
 }
 trap __rehearsal_save EXIT
 `
@@ -354,7 +404,7 @@ func initialState(spec *Buildspec, opts Options, dir string) string {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, k := range names {
-		fmt.Fprintf(&b, "declare -x %s=%s\n", k, shellQuote(env[k]))
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(env[k]))
 	}
 	fmt.Fprintf(&b, "cd -- %s\n", shellQuote(dir))
 	return b.String()

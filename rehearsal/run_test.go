@@ -45,6 +45,8 @@ func statuses(r *Result) string {
 
 func TestOneShellSessionAcrossCommandsAndPhases(t *testing.T) {
 	res := run(t, `version: 0.2
+env:
+  shell: bash
 phases:
   install:
     commands:
@@ -72,6 +74,38 @@ phases:
 		if !strings.Contains(res.Log, want) {
 			t.Errorf("log lacks %q:\n%s", want, res.Log)
 		}
+	}
+}
+
+// TestShCarriesStateToo: without env.shell CodeBuild runs sh, which is dash on
+// the Ubuntu images and bash on Amazon Linux; state carries over under both.
+func TestShCarriesStateToo(t *testing.T) {
+	for _, sh := range []string{"dash", "bash"} {
+		t.Run(sh, func(t *testing.T) {
+			res := run(t, `version: 0.2
+phases:
+  install:
+    commands:
+      - mkdir sub && cd sub
+      - plain="two
+        words"
+      - export EXPORTED="it's exported"
+  build:
+    commands:
+      - echo "pwd=$(basename "$PWD") plain=$plain exported=$EXPORTED"
+      - sh -c 'echo "child sees EXPORTED=$EXPORTED plain=${plain:-unset}"'
+      - if [ a == a ]; then echo "$((1+1)) equals signs work"; fi
+`, Options{Sh: sh})
+			for _, want := range []string{"pwd=sub plain=two words exported=it's exported", "child sees EXPORTED=it's exported plain=unset"} {
+				if !strings.Contains(res.Log, want) {
+					t.Errorf("log lacks %q:\n%s", want, res.Log)
+				}
+			}
+			// The bashism that separates the two shells.
+			if got, want := strings.Contains(res.Log, "2 equals signs work"), sh == "bash"; got != want {
+				t.Errorf("under %s, `[ a == a ]` held: %v, want %v:\n%s", sh, got, want, res.Log)
+			}
+		})
 	}
 }
 
@@ -229,7 +263,7 @@ func TestParseRefusesWhatItCannotRunFaithfully(t *testing.T) {
 		"version: 0.1\nphases: {build: {commands: [true]}}",
 		"version: 0.2\nphases: {biuld: {commands: [true]}}",
 		"version: 0.2\nphases: {build: {on-failure: RETRY, commands: [true]}}",
-		"version: 0.2\nenv: {shell: /bin/sh}\nphases: {build: {commands: [true]}}",
+		"version: 0.2\nenv: {shell: zsh}\nphases: {build: {commands: [true]}}",
 		"version: 0.2\nenv: {secrets-manager: {X: a:b}}\nphases: {build: {commands: [true]}}",
 		"version: 0.2\nrun-as: nobody\nphases: {build: {commands: [true]}}",
 		"version: 0.2\nphases: {build: {comands: [true]}}",

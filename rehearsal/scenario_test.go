@@ -196,12 +196,16 @@ func TestDefaultBuildCommitTag(t *testing.T) {
 }
 
 func TestPlaceholderServiceIsNotDeployed(t *testing.T) {
-	for _, tc := range []struct{ name, build, release string }{
-		{"seed", buildspecs.SeedBuild, buildspecs.SeedRelease},
-		{"default", buildspecs.Build, buildspecs.Release},
+	for _, tc := range []struct{ name, build, release, sh string }{
+		// TinyStacks' release.yml tests with `[ x == y ]`, which only bash
+		// accepts: it needs an image whose sh is bash (Amazon Linux).
+		{"seed on Amazon Linux", buildspecs.SeedBuild, buildspecs.SeedRelease, "bash"},
+		{"default", buildspecs.Build, buildspecs.Release, "dash"},
+		{"default on Amazon Linux", buildspecs.Build, buildspecs.Release, "bash"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
+			h.Sh = tc.sh
 			res, _ := h.Run(t, tc.build, buildEnv(h, nil))
 			mustSucceed(t, "build", res)
 			for _, service := range []string{"placeholder", ""} {
@@ -220,6 +224,29 @@ func TestPlaceholderServiceIsNotDeployed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSeedPlaceholderUnderDash documents a trap for users' own release.yml: on
+// an image whose sh is dash (the Ubuntu standard images), the seed's
+// `[ "$SERVICE_NAME" == "placeholder" ]` is an error, so the release calls
+// update-service for a service named "placeholder". The real CLI would fail
+// there (ServiceNotFoundException) and, with on-failure: CONTINUE, fail the
+// release. A real service name takes the right branch only by accident.
+func TestSeedPlaceholderUnderDash(t *testing.T) {
+	h := newHarness(t)
+	h.Sh = "dash"
+	res, _ := h.Run(t, buildspecs.SeedBuild, buildEnv(h, nil))
+	mustSucceed(t, "build", res)
+	env := releaseEnv(h, stages[0], contract.LatestTag)
+	env[contract.ServiceName] = "placeholder"
+	res, calls := h.Run(t, buildspecs.SeedRelease, env)
+	if !strings.Contains(res.Log, "unexpected operator") {
+		t.Errorf("dash did not reject `==`:\n%s", res.Log)
+	}
+	u := callsTo(calls, "aws", "ecs", "update-service")
+	if len(u) != 1 || arg(u[0].Args, "--service") != "placeholder" {
+		t.Errorf("update-service calls %+v; want the misfire on service \"placeholder\"", u)
 	}
 }
 
