@@ -196,6 +196,13 @@ func TestPipelineShape(t *testing.T) {
 					if cfgMap, ok := action["Configuration"].(map[string]any); ok && typeID["Provider"] == "CodeBuild" {
 						desc += "(" + projectIDs[stripRef(render(cfgMap["ProjectName"]))] + ")"
 					}
+					if action["Name"] == "Release" {
+						// Each release promotes the digest this execution built.
+						env := action["Configuration"].(map[string]any)["EnvironmentVariables"]
+						if env != `[{"name":"IMAGE_DIGEST","type":"PLAINTEXT","value":"#{Image.IMAGE_DIGEST}"}]` {
+							t.Errorf("stage %s release overrides %v", name, env)
+						}
+					}
 					if typeID["Provider"] == "CodeStarSourceConnection" {
 						c := action["Configuration"].(map[string]any)
 						if c["OutputArtifactFormat"] != "CODEBUILD_CLONE_REF" || c["FullRepositoryId"] != cfg.Source.Repository || c["BranchName"] != cfg.Source.Branch {
@@ -210,7 +217,7 @@ func TestPipelineShape(t *testing.T) {
 				_ = i
 				got = append(got, name+"["+join(actions)+"]")
 			}
-			want := []string{"Source[Source:CodeStarSourceConnection]", "Build[Build:CodeBuild(" + names.BuildProject(cfg.App, svc.Name) + ")]"}
+			want := []string{"Source[Source:CodeStarSourceConnection]", "Build[Build:CodeBuild(" + names.BuildProject(cfg.App, svc.Name) + ") ImageDigest:Lambda TagsBefore:Lambda]"}
 			for _, st := range cfg.Stages {
 				release := "Release:CodeBuild(" + names.ReleaseProject(cfg.App, svc.Name, st.Name) + ")"
 				if st.Approval {
@@ -290,14 +297,19 @@ func TestStatefulResourcesRetained(t *testing.T) {
 	})
 }
 
-// TestServicesKeepTheirCount pins the ECS services' safety settings: no DesiredCount
-// (an update would reset autoscaling), and the circuit breaker with rollback.
+// TestServicesKeepTheirCount pins the ECS services' safety settings: DesiredCount
+// only ever from the custom resource that answers the current count (a literal would
+// reset autoscaling on every update), and the circuit breaker with rollback.
 func TestServicesKeepTheirCount(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *synthesis) {
 		for stack, tmpl := range s.templates {
+			counts := resources(tmpl, "Custom::DesiredCount")
 			for id, svc := range resources(tmpl, "AWS::ECS::Service") {
-				if _, ok := svc["DesiredCount"]; ok {
-					t.Errorf("%s/%s sets DesiredCount", stack, id)
+				att, _ := svc["DesiredCount"].(map[string]any)["Fn::GetAtt"].([]any)
+				if len(att) != 2 || att[1] != "DesiredCount" || counts[att[0].(string)] == nil {
+					t.Errorf("%s/%s DesiredCount is %v, want the DesiredCount custom resource", stack, id, svc["DesiredCount"])
+				} else if cr := counts[att[0].(string)]; cr["Service"] != svc["ServiceName"] || render(cr["Tag"]) == "" {
+					t.Errorf("%s/%s takes its count from the custom resource of %v", stack, id, cr["Service"])
 				}
 				dc := svc["DeploymentConfiguration"].(map[string]any)
 				cb := dc["DeploymentCircuitBreaker"].(map[string]any)

@@ -141,15 +141,16 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 
 	owner, repo := splitRepository(cfg.Source.Repository)
 	st.Pipeline = releasepipeline.New(st.Stack, "Pipeline", releasepipeline.Props{
-		PipelineName:   names.Pipeline(cfg.App, svc.Name),
-		ArtifactBucket: st.Bucket,
-		ConnectionARN:  st.ConnectionARN,
-		Owner:          owner,
-		Repository:     repo,
-		Branch:         cfg.Source.Branch,
-		Paths:          svc.Paths,
-		Build:          st.Build.Project,
-		Stages:         stages,
+		PipelineName:    names.Pipeline(cfg.App, svc.Name),
+		ArtifactBucket:  st.Bucket,
+		ConnectionARN:   st.ConnectionARN,
+		Owner:           owner,
+		Repository:      repo,
+		Branch:          cfg.Source.Branch,
+		Paths:           svc.Paths,
+		Build:           st.Build.Project,
+		ImageRepository: st.Repository,
+		Stages:          stages,
 	})
 	return st
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/constructs/desiredcount"
 	"github.com/stagecoach/stagecoach/constructs/stagecluster"
 	"github.com/stagecoach/stagecoach/constructs/stageservice"
 	"github.com/stagecoach/stagecoach/names"
@@ -39,6 +40,7 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 		LoadBalancerName: names.LoadBalancer(cfg.App, stage.Name),
 	})
 
+	counts := desiredcount.New(st.Stack, "DesiredCount", desiredcount.Props{})
 	for s := range cfg.Services {
 		d := cfg.Deployment(s, i)
 		svc := d.Service
@@ -50,22 +52,25 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 			RepositoryArn:  jsii.String(arn("ecr", cfg.Region, "repository/"+repoName)),
 		})
 		props := stageservice.Props{
-			Cluster:         st.Cluster.Cluster,
-			Listener:        st.Cluster.Listener,
-			ServiceName:     names.Service(cfg.App, stage.Name, svc.Name),
-			LogGroupName:    names.LogGroup(cfg.App, stage.Name, svc.Name),
-			Repository:      repo,
-			Tag:             stage.Name,
-			Port:            svc.Port,
-			HealthCheckPath: svc.HealthCheck,
-			CPU:             d.CPU,
-			Memory:          d.Memory,
-			Env:             d.Env,
-			Secrets:         taskSecrets(d.Secrets),
-			MinTasks:        d.Scale.Min,
-			MaxTasks:        d.Scale.Max,
-			CPUTarget:       d.Scale.CPUTarget,
-			Default:         svc.Route == nil,
+			Cluster:          st.Cluster.Cluster,
+			ClusterName:      names.Cluster(cfg.App, stage.Name),
+			DesiredCount:     counts,
+			RepositoryRegion: cfg.Region,
+			Listener:         st.Cluster.Listener,
+			ServiceName:      names.Service(cfg.App, stage.Name, svc.Name),
+			LogGroupName:     names.LogGroup(cfg.App, stage.Name, svc.Name),
+			Repository:       repo,
+			Tag:              stage.Name,
+			Port:             svc.Port,
+			HealthCheckPath:  svc.HealthCheck,
+			CPU:              d.CPU,
+			Memory:           d.Memory,
+			Env:              d.Env,
+			Secrets:          taskSecrets(d.Secrets),
+			MinTasks:         d.Scale.Min,
+			MaxTasks:         d.Scale.Max,
+			CPUTarget:        d.Scale.CPUTarget,
+			Default:          svc.Route == nil,
 		}
 		if svc.Route != nil {
 			props.PathPatterns = svc.Route.Paths

@@ -91,7 +91,10 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 		Description: optional(props.Description),
 		BuildSpec:   buildspec,
 		Environment: &awscodebuild.BuildEnvironment{
-			BuildImage: awscodebuild.LinuxBuildImage_STANDARD_7_0(),
+			// Amazon Linux, whose sh is bash: TinyStacks' release.yml tests
+			// [ "$SERVICE_NAME" == "placeholder" ], which dash (the sh of the Ubuntu
+			// "standard" images) rejects, so users' own buildspecs would misfire there.
+			BuildImage: awscodebuild.LinuxBuildImage_AMAZON_LINUX_2_5(),
 			// docker build, pull and push need the Docker daemon CodeBuild runs only
 			// in privileged mode; the seed's release.yml uses it too.
 			Privileged:  jsii.Bool(true),

@@ -1,16 +1,24 @@
 // Package releasepipeline defines the CodePipeline (V2) that takes one service from a
-// push to its last stage: a CodeConnections source with a full clone, one build, then
-// for every stage in order an optional manual approval and a release.
+// push to its last stage: a CodeConnections source with a full clone, one build framed
+// by two quick steps that record the digest it built, then for every stage in order an
+// optional manual approval and a release that promotes that digest.
 package releasepipeline
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipeline"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipelineactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/handlers"
 )
 
 // Stage is one release stage of the pipeline.
@@ -41,6 +49,11 @@ type Props struct {
 	Paths []string
 	// Build is the project that runs build.yml. Required.
 	Build awscodebuild.IProject
+	// ImageRepository is where build.yml pushes; the steps around the build read its
+	// tags to record the digest this execution built. Required.
+	ImageRepository awsecr.IRepository
+	// LogRetention is how long the image-tag step's logs are kept. Default: 90 days.
+	LogRetention awslogs.RetentionDays
 	// Stages are released in order. Required, at least one.
 	Stages []Stage
 }
@@ -54,12 +67,17 @@ type Pipeline struct {
 	Source awscodepipeline.Artifact
 	// SourceAction is the CodeConnections action, the trigger's subject.
 	SourceAction awscodepipelineactions.CodeStarConnectionsSourceAction
+	// ImageTags is the function behind the steps before and after build.yml.
+	ImageTags awslambda.Function
+	// ImageDigest is the pipeline variable holding the digest this execution built;
+	// every release receives it as IMAGE_DIGEST.
+	ImageDigest string
 }
 
 // New defines a Pipeline under scope.
 func New(scope constructs.Construct, id string, props Props) *Pipeline {
-	if props.PipelineName == "" || props.Build == nil || len(props.Stages) == 0 {
-		panic("releasepipeline: PipelineName, Build and Stages are required")
+	if props.PipelineName == "" || props.Build == nil || props.ImageRepository == nil || len(props.Stages) == 0 {
+		panic("releasepipeline: PipelineName, Build, ImageRepository and Stages are required")
 	}
 	p := &Pipeline{Construct: constructs.NewConstruct(scope, jsii.String(id))}
 	p.Source = awscodepipeline.NewArtifact(jsii.String("Source"), nil)
@@ -77,15 +95,58 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 		VariablesNamespace:   jsii.String("Source"),
 	})
 
+	retention := props.LogRetention
+	if retention == "" {
+		retention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	// A Lambda step, not CodeBuild: it answers in about a second, where a CodeBuild
+	// run spends most of a minute provisioning.
+	p.ImageTags = awslambda.NewFunction(p.Construct, jsii.String("ImageTags"), &awslambda.FunctionProps{
+		Description: jsii.String("stagecoach: records the image tags around build.yml and the digest it built"),
+		Runtime:     awslambda.Runtime_NODEJS_22_X(),
+		Handler:     jsii.String("index.handler"),
+		Code:        awslambda.Code_FromInline(jsii.String(handlers.ImageTags)),
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(30)),
+		LogGroup: awslogs.NewLogGroup(p.Construct, jsii.String("ImageTagsLogs"), &awslogs.LogGroupProps{
+			Retention:     retention,
+			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		}),
+	})
+	props.ImageRepository.Grant(p.ImageTags, jsii.String("ecr:ListImages"))
+
+	var stageNames []string
+	for _, st := range props.Stages {
+		stageNames = append(stageNames, st.Name)
+	}
+	repoName := *props.ImageRepository.RepositoryName()
+	before := awscodepipelineactions.NewLambdaInvokeAction(&awscodepipelineactions.LambdaInvokeActionProps{
+		ActionName:         jsii.String("TagsBefore"),
+		RunOrder:           jsii.Number(1),
+		Lambda:             p.ImageTags,
+		VariablesNamespace: jsii.String("Before"),
+		UserParameters:     &map[string]any{"mode": "snapshot", "repository": repoName, "stages": stageNames},
+	})
+	build := awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
+		ActionName: jsii.String("Build"),
+		RunOrder:   jsii.Number(2),
+		Project:    props.Build,
+		Input:      p.Source,
+	})
+	// Fails the execution unless build.yml moved :latest and left every stage tag
+	// alone; outputs the digest of :latest for the releases of this execution.
+	record := awscodepipelineactions.NewLambdaInvokeAction(&awscodepipelineactions.LambdaInvokeActionProps{
+		ActionName:         jsii.String("ImageDigest"),
+		RunOrder:           jsii.Number(3),
+		Lambda:             p.ImageTags,
+		VariablesNamespace: jsii.String("Image"),
+		UserParameters: &map[string]any{"mode": "record", "repository": repoName, "stages": stageNames,
+			"before": *before.Variable(jsii.String("TAGS"))},
+	})
+	p.ImageDigest = *record.Variable(jsii.String("IMAGE_DIGEST"))
+
 	stages := []*awscodepipeline.StageProps{
 		{StageName: jsii.String("Source"), Actions: &[]awscodepipeline.IAction{p.SourceAction}},
-		{StageName: jsii.String("Build"), Actions: &[]awscodepipeline.IAction{
-			awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
-				ActionName: jsii.String("Build"),
-				Project:    props.Build,
-				Input:      p.Source,
-			}),
-		}},
+		{StageName: jsii.String("Build"), Actions: &[]awscodepipeline.IAction{before, build, record}},
 	}
 	for _, st := range props.Stages {
 		var actions []awscodepipeline.IAction
@@ -101,6 +162,12 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 			RunOrder:   jsii.Number(2),
 			Project:    st.Release,
 			Input:      p.Source,
+			// An action override, the highest CodeBuild precedence: the release
+			// promotes what this execution built, even when an approval waited
+			// while newer pushes moved :latest.
+			EnvironmentVariables: &map[string]*awscodebuild.BuildEnvironmentVariable{
+				contract.ImageDigest: {Value: jsii.String(p.ImageDigest)},
+			},
 		}))
 		stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String(st.Name), Actions: &actions})
 	}

@@ -5,6 +5,9 @@
 package stageservice
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 
@@ -19,6 +22,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/constructs/desiredcount"
 )
 
 // Props configures a Service. Zero values select the documented defaults.
@@ -30,6 +35,8 @@ type Props struct {
 	// ServiceName is the physical ECS service name; release projects address the
 	// service by it. Required.
 	ServiceName string
+	// ClusterName is Cluster's physical name. Required with DesiredCount.
+	ClusterName string
 	// LogGroupName is the container log group. Required.
 	LogGroupName string
 	// LogRetention is how long container logs are kept. Default: 90 days.
@@ -63,6 +70,13 @@ type Props struct {
 	Priority int
 	// Rollout tunes how fast a new version replaces the old. Default: DefaultRollout.
 	Rollout *Rollout
+	// DesiredCount sets the service's DesiredCount through a custom resource: 0 while
+	// the stage's image does not exist, then never reset by a deploy. RepositoryRegion
+	// must be set with it. Default: DesiredCount is left out of the template, and
+	// CloudFormation creates the service with one task and waits for it to be healthy.
+	DesiredCount *desiredcount.Provider
+	// RepositoryRegion is the region of Repository. Required with DesiredCount.
+	RepositoryRegion string
 }
 
 // Rollout holds the settings that decide how long a deployment takes.
@@ -127,6 +141,8 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 	})
 
 	s.TaskDefinition = awsecs.NewFargateTaskDefinition(s.Construct, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
+		// Named after the service, so task definitions read well in the console.
+		Family:         jsii.String(p.ServiceName),
 		Cpu:            jsii.Number(float64(p.CPU)),
 		MemoryLimitMiB: jsii.Number(float64(p.Memory)),
 	})
@@ -154,12 +170,30 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		StopTimeout: seconds(r.StopTimeoutSeconds),
 	})
 
+	var desired *float64
+	if p.DesiredCount != nil {
+		stack := awscdk.Stack_Of(s.Construct)
+		desired = jsii.Number(p.DesiredCount.DesiredCount(s.Construct, "DesiredCount", desiredcount.Request{
+			ClusterName: p.ClusterName,
+			ServiceName: p.ServiceName,
+			ServiceARN: *stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("ecs"), Resource: jsii.String("service"),
+				ResourceName: jsii.String(p.ClusterName + "/" + p.ServiceName),
+			}),
+			Repository:       p.Repository,
+			RepositoryRegion: p.RepositoryRegion,
+			Tag:              p.Tag,
+			Min:              p.MinTasks,
+			Revision:         p.revision(*s.TaskDefinition.TaskDefinitionArn()),
+		}))
+	}
 	s.Service = awsecs.NewFargateService(s.Construct, jsii.String("Service"), &awsecs.FargateServiceProps{
 		ServiceName:    jsii.String(p.ServiceName),
 		Cluster:        p.Cluster,
 		TaskDefinition: s.TaskDefinition,
-		// DesiredCount stays out of the template: present, every stack update would
-		// reset the count autoscaling chose. Autoscaling keeps it within its range.
+		// Never a literal DesiredCount: every stack update would reset the count
+		// autoscaling chose. Autoscaling keeps it within its range.
+		DesiredCount:   desired,
 		AssignPublicIp: jsii.Bool(true),
 		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
 		// A deployment whose tasks keep failing stops and returns to the last
@@ -265,6 +299,9 @@ func (p Props) withDefaults() Props {
 	if p.Cluster == nil || p.Listener == nil || p.Repository == nil || p.ServiceName == "" || p.LogGroupName == "" || p.Tag == "" {
 		panic(fmt.Sprintf("stageservice: Cluster, Listener, Repository, ServiceName, LogGroupName and Tag are required (service %q)", p.ServiceName))
 	}
+	if p.DesiredCount != nil && (p.RepositoryRegion == "" || p.ClusterName == "") {
+		panic(fmt.Sprintf("stageservice: service %q sets DesiredCount, so it needs RepositoryRegion and ClusterName", p.ServiceName))
+	}
 	if !p.Default && (p.Priority == 0 || len(p.PathPatterns)+len(p.Hosts) == 0) {
 		panic(fmt.Sprintf("stageservice: service %q is not the default, so it needs a priority and a path or host", p.ServiceName))
 	}
@@ -291,6 +328,28 @@ func (p Props) withDefaults() Props {
 	}
 	p.Rollout = &r
 	return p
+}
+
+// revision fingerprints everything about the service that its template reflects, plus
+// the task definition, so the DesiredCount custom resource runs again whenever the
+// service resource changes.
+func (p Props) revision(taskDefinition string) string {
+	plain := struct {
+		Port, CPU, Memory, Min, Max, Target, Priority int
+		Health, Tag                                   string
+		Default                                       bool
+		Paths, Hosts                                  []string
+		Env                                           map[string]string
+		Secrets                                       map[string]Secret
+		Rollout                                       Rollout
+	}{p.Port, p.CPU, p.Memory, p.MinTasks, p.MaxTasks, p.CPUTarget, p.Priority,
+		p.HealthCheckPath, p.Tag, p.Default, p.PathPatterns, p.Hosts, p.Env, p.Secrets, *p.Rollout}
+	b, err := json.Marshal(plain) // maps marshal with sorted keys: stable
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]) + ":" + taskDefinition
 }
 
 func seconds(n int) awscdk.Duration { return awscdk.Duration_Seconds(jsii.Number(float64(n))) }
