@@ -62,8 +62,21 @@ func synthesize(t *testing.T, path string) *synthesis {
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
+	s := synthesizeConfig(t, path, cfg, true)
+	cache[path] = s
+	return s
+}
+
+// synthesizeConfig synthesizes cfg. Validation against the CloudFormation rules costs
+// seconds per synth, so variants of a validated config skip it.
+func synthesizeConfig(t *testing.T, path string, cfg *config.Config, validate bool) *synthesis {
+	t.Helper()
+	ctx := cdkContext(t)
+	if !validate {
+		(*ctx)["@aws-cdk/core:validateAgainstDefaultRules"] = false
+	}
 	app := awscdk.NewApp(&awscdk.AppProps{
-		Context: cdkContext(t),
+		Context: ctx,
 		Outdir:  jsii.String(t.TempDir()),
 	})
 	defined := stacks.Define(app, cfg)
@@ -91,7 +104,6 @@ func synthesize(t *testing.T, path string) *synthesis {
 		s.raw[name] = b
 		s.templates[name] = tmpl
 	}
-	cache[path] = s
 	return s
 }
 

@@ -1,6 +1,9 @@
 package stacks
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -130,6 +133,8 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		})
 		st.Repository.GrantPullPush(rel.Role)
 		st.Bucket.GrantReadWrite(rel.Role, nil)
+		// The default release.yml reads the stage tag's current digest, to roll back.
+		st.Repository.Grant(rel.Role, jsii.String("ecr:DescribeImages"))
 		// The release may update and watch this stage's service and nothing else.
 		rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings("ecs:UpdateService", "ecs:DescribeServices"),
@@ -151,8 +156,23 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		Build:           st.Build.Project,
 		ImageRepository: st.Repository,
 		Stages:          stages,
+		BuildRevision:   buildRevision(svc),
 	})
 	return st
+}
+
+// buildRevision fingerprints what the build runs with, so a change re-runs the
+// pipeline after `cdk deploy`, as TinyStacks did when a build variable was added.
+func buildRevision(svc config.Service) string {
+	b, err := json.Marshal(struct {
+		Env, Secrets          map[string]string
+		Buildspec, Dockerfile string
+	}{svc.Build.Env, svc.Build.Secrets, svc.Build.Buildspec, svc.Dockerfile})
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(b) // maps marshal with sorted keys: stable
+	return hex.EncodeToString(sum[:8])
 }
 
 // repositoryLifecycle keeps every image a stage or :latest points to, expires

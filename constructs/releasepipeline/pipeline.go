@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -56,6 +57,11 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// Stages are released in order. Required, at least one.
 	Stages []Stage
+	// BuildRevision fingerprints the build configuration (variables, buildspec,
+	// Dockerfile). When a stack update changes it, the pipeline is started once, so
+	// the new configuration is built and released without waiting for a push.
+	// Default: configuration changes take effect on the next push.
+	BuildRevision string
 }
 
 // Pipeline is a service's CodePipeline and the artifacts it passes along.
@@ -72,6 +78,33 @@ type Pipeline struct {
 	// ImageDigest is the pipeline variable holding the digest this execution built;
 	// every release receives it as IMAGE_DIGEST.
 	ImageDigest string
+}
+
+// rerunOnChange starts the pipeline when BuildRevision changes. The revision is part
+// of the physical ID, so CloudFormation sends an update exactly then. Creation needs no
+// start: a new pipeline runs by itself.
+func (p *Pipeline) rerunOnChange(props Props) {
+	id := customresources.PhysicalResourceId_Of(jsii.String("build-" + props.BuildRevision))
+	name := p.Pipeline.PipelineName()
+	rerun := customresources.NewAwsCustomResource(p.Construct, jsii.String("RerunOnBuildChange"), &customresources.AwsCustomResourceProps{
+		ResourceType: jsii.String("Custom::RerunOnBuildChange"),
+		OnCreate: &customresources.AwsSdkCall{
+			Service: jsii.String("CodePipeline"), Action: jsii.String("getPipelineState"),
+			Parameters: map[string]any{"name": name}, PhysicalResourceId: id,
+			// The state is not needed; reading nothing keeps the response small.
+			OutputPaths: jsii.Strings("pipelineName"),
+		},
+		OnUpdate: &customresources.AwsSdkCall{
+			Service: jsii.String("CodePipeline"), Action: jsii.String("startPipelineExecution"),
+			Parameters: map[string]any{"name": name}, PhysicalResourceId: id,
+		},
+		Policy: customresources.AwsCustomResourcePolicy_FromSdkCalls(&customresources.SdkCallsPolicyOptions{
+			Resources: jsii.Strings(*p.Pipeline.PipelineArn()),
+		}),
+		InstallLatestAwsSdk: jsii.Bool(false),
+	})
+	// Start only once the new build project and pipeline are in place.
+	rerun.Node().AddDependency(p.Pipeline, props.Build)
 }
 
 // New defines a Pipeline under scope.
@@ -191,6 +224,10 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 			},
 		}},
 	})
+
+	if props.BuildRevision != "" {
+		p.rerunOnChange(props)
+	}
 
 	// With a full clone CodeBuild itself calls the connection; it needs both the
 	// current and the legacy service prefix.
