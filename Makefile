@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 CDK := node_modules/.bin/cdk
 
-.PHONY: synth test deps clean
+.PHONY: synth test deps rollout clean
 
 ## synth: synthesize the default example (stagecoach.yaml) into cdk.out
 synth: $(CDK)
@@ -16,6 +16,10 @@ synth: $(CDK)
 ## test: run every test (config, constructs, golden templates, buildspec rehearsals)
 test: deps
 	go test ./...
+
+## rollout: print the modelled rollout time of every service (after a synth)
+rollout: synth
+	go run ./cmd/rollouttime cdk.out
 
 ## deps: install the pinned CDK CLI and download Go modules
 deps: $(CDK)
