@@ -18,6 +18,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/stagecoach/stagecoach/constructs/inlinefunction"
 	"github.com/stagecoach/stagecoach/handlers"
 )
 
@@ -37,20 +38,11 @@ type Provider struct {
 // New defines a Provider under scope; one per stack serves all its services.
 func New(scope constructs.Construct, id string, props Props) *Provider {
 	p := &Provider{Construct: constructs.NewConstruct(scope, jsii.String(id))}
-	retention := props.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_THREE_MONTHS
-	}
-	p.Function = awslambda.NewFunction(p.Construct, jsii.String("Function"), &awslambda.FunctionProps{
-		Description: jsii.String("stagecoach: DesiredCount of the stage's ECS services (0 until the first release, then never reset)"),
-		Runtime:     awslambda.Runtime_NODEJS_22_X(),
-		Handler:     jsii.String("index.handler"),
-		Code:        awslambda.Code_FromInline(jsii.String(handlers.DesiredCount)),
-		Timeout:     awscdk.Duration_Seconds(jsii.Number(60)),
-		LogGroup: awslogs.NewLogGroup(p.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
-			Retention:     retention,
-			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-		}),
+	p.Function = inlinefunction.New(p.Construct, "Function", inlinefunction.Props{
+		Description:    "stagecoach: DesiredCount of the stage's ECS services (0 until the first release, then never reset)",
+		Source:         handlers.DesiredCount,
+		TimeoutSeconds: 60,
+		LogRetention:   props.LogRetention,
 	})
 	return p
 }

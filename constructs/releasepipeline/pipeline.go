@@ -5,7 +5,6 @@
 package releasepipeline
 
 import (
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipeline"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipelineactions"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/stagecoach/stagecoach/constructs/inlinefunction"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/handlers"
 )
@@ -128,22 +128,12 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 		VariablesNamespace:   jsii.String("Source"),
 	})
 
-	retention := props.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_THREE_MONTHS
-	}
 	// A Lambda step, not CodeBuild: it answers in about a second, where a CodeBuild
 	// run spends most of a minute provisioning.
-	p.ImageTags = awslambda.NewFunction(p.Construct, jsii.String("ImageTags"), &awslambda.FunctionProps{
-		Description: jsii.String("stagecoach: records the image tags around build.yml and the digest it built"),
-		Runtime:     awslambda.Runtime_NODEJS_22_X(),
-		Handler:     jsii.String("index.handler"),
-		Code:        awslambda.Code_FromInline(jsii.String(handlers.ImageTags)),
-		Timeout:     awscdk.Duration_Seconds(jsii.Number(30)),
-		LogGroup: awslogs.NewLogGroup(p.Construct, jsii.String("ImageTagsLogs"), &awslogs.LogGroupProps{
-			Retention:     retention,
-			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-		}),
+	p.ImageTags = inlinefunction.New(p.Construct, "ImageTags", inlinefunction.Props{
+		Description:  "stagecoach: records the image tags around build.yml and the digest it built",
+		Source:       handlers.ImageTags,
+		LogRetention: props.LogRetention,
 	})
 	props.ImageRepository.Grant(p.ImageTags, jsii.String("ecr:ListImages"))
 
