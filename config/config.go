@@ -13,9 +13,6 @@ type Config struct {
 	// Region is the home region: pipelines, build and release projects, the
 	// ECR repositories and the artifact buckets live here. Required.
 	Region string `yaml:"region"`
-	// Account pins every stack to one AWS account ID. Default: the account of the
-	// credentials `cdk deploy` runs with (stacks are account-agnostic).
-	Account string `yaml:"account,omitempty"`
 	// Source is the Git repository and branch every pipeline watches. Required.
 	Source Source `yaml:"source"`
 	// Stages lists the deployment stages in release order; every service is released

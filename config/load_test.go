@@ -67,9 +67,8 @@ func TestLoadFull(t *testing.T) {
 	}
 	const acct = "012345678901"
 	want := &Config{
-		App:     "acme",
-		Region:  "us-east-1",
-		Account: acct,
+		App:    "acme",
+		Region: "us-east-1",
 		Source: Source{
 			Provider:   "GitLab",
 			Repository: "acme/platform/shop",
@@ -531,7 +530,7 @@ func TestParseShape(t *testing.T) {
 		{
 			name: "not a mapping at all",
 			yaml: "- app: acme\n",
-			want: []want{{"", "must be a mapping of keys (app, region, account, source, stages, services), not a list", 1}},
+			want: []want{{"", "must be a mapping of keys (app, region, source, stages, services), not a list", 1}},
 		},
 		{
 			name:  "merge key",
@@ -574,14 +573,14 @@ func TestParseShape(t *testing.T) {
 }
 
 func TestParseScalarsAsWritten(t *testing.T) {
-	src := strings.Replace(minimal, "region: us-east-1\n", "region: us-east-1\naccount: 012345678901\n", 1) +
+	src := strings.Replace(minimal, "repository: acme/shop\n", "repository: acme/shop\n  branch: 0755\n", 1) +
 		"    env:\n      VERSION: 1.10\n      DEBUG: True\n      MASK: 0x1F\n      OCTAL: 0755\n      EMPTY:\n      QUOTED: \"007\"\n"
 	c, err := Parse(yml(src), "stagecoach.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Account != "012345678901" {
-		t.Errorf("account = %q, want 012345678901 as written", c.Account)
+	if c.Source.Branch != "0755" {
+		t.Errorf("branch = %q, want 0755 as written", c.Source.Branch)
 	}
 	want := map[string]string{"VERSION": "1.10", "DEBUG": "True", "MASK": "0x1F", "OCTAL": "0755", "EMPTY": "", "QUOTED": "007"}
 	if diff := cmp.Diff(want, c.Services[0].Env); diff != "" {
@@ -628,24 +627,23 @@ func TestParseEveryProblemAtOnce(t *testing.T) {
 	_, err := Load("testdata/invalid.yaml")
 	checkProblems(t, err, []want{
 		{"app", `"Acme" is not a valid app name`, 1},
-		{"account", "is not an AWS account ID", 3},
-		{"source.provider", `(did you mean "GitHub"?)`, 5},
-		{"source.branch", `it contains ".."`, 7},
-		{"stages[1].name", `"latest" is reserved`, 10},
-		{"stages[2].name", `"dev" is already the name of stages[0]`, 11},
-		{"stages[2].region", `"eu-west" is not an AWS region`, 12},
-		{"services[0].port", "must be a whole number, not 80.5", 15},
-		{"services[0].memory", "4096 MiB does not fit 256 CPU units; Fargate allows 512, 1024 or 2048 MiB", 16},
-		{"services[0].paths", "a CodePipeline trigger accepts at most 8", 17},
-		{"services[0].env.AWS_REGION", "reserved for AWS and CodeBuild", 19},
-		{"services[0].env.STAGE_NAME", "STAGE_NAME is set by stagecoach and cannot be overridden", 20},
-		{"services[0].secrets.DB_URL", "not a Secrets Manager ARN or SSM parameter", 22},
-		{"services[0].build.buildspec", `leaves the repository with ".."`, 24},
-		{"services[0].stages.prod", `there is no stage "prod"; override one of the stages: dev, latest$`, 26},
-		{"services[0].stages.dev.scale.cpuTarget", "outside 10–90", 27},
-		{"services[1].name", `"Web" is not a valid service name`, 28},
-		{"services[1].route", "missing; services[0] (\"web\") already has no route", 28},
-		{"services[1].helthCheck", `(did you mean "healthCheck"?)`, 29},
+		{"source.provider", `(did you mean "GitHub"?)`, 4},
+		{"source.branch", `it contains ".."`, 6},
+		{"stages[1].name", `"latest" is reserved`, 9},
+		{"stages[2].name", `"dev" is already the name of stages[0]`, 10},
+		{"stages[2].region", `"eu-west" is not an AWS region`, 11},
+		{"services[0].port", "must be a whole number, not 80.5", 14},
+		{"services[0].memory", "4096 MiB does not fit 256 CPU units; Fargate allows 512, 1024 or 2048 MiB", 15},
+		{"services[0].paths", "a CodePipeline trigger accepts at most 8", 16},
+		{"services[0].env.AWS_REGION", "reserved for AWS and CodeBuild", 18},
+		{"services[0].env.STAGE_NAME", "STAGE_NAME is set by stagecoach and cannot be overridden", 19},
+		{"services[0].secrets.DB_URL", "not a Secrets Manager ARN or SSM parameter", 21},
+		{"services[0].build.buildspec", `leaves the repository with ".."`, 23},
+		{"services[0].stages.prod", `there is no stage "prod"; override one of the stages: dev, latest$`, 25},
+		{"services[0].stages.dev.scale.cpuTarget", "outside 10–90", 26},
+		{"services[1].name", `"Web" is not a valid service name`, 27},
+		{"services[1].route", "missing; services[0] (\"web\") already has no route", 27},
+		{"services[1].helthCheck", `(did you mean "healthCheck"?)`, 28},
 	})
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Error("the error repeats a plaintext secret value; it must never reach logs")

@@ -50,8 +50,8 @@ func (p keyPath) String() string {
 // schema walks the YAML tree alongside the Go type it decodes into, before goccy
 // decodes it. It exists because goccy's strict decoding alone stops at the first
 // error and silently rewrites some values:
-//   - a scalar in a string field is taken as written: account: 012345678901 would
-//     otherwise decode as the octal number 12345678901 printed in decimal, and
+//   - a scalar in a string field is taken as written: branch: 0755 would
+//     otherwise decode as the octal number 0755 printed in decimal ("493"), and
 //     VERSION: 1.10 as "1.1";
 //   - a fraction in an int field is an error, not truncated (port: 80.5);
 //   - an explicit 0 is an error in every int field (all are positive), where it

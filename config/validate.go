@@ -148,9 +148,6 @@ func (c *Config) validate(explicitPriority []bool) []problem {
 	v := &validator{c: c}
 	v.checkName(keyPath{"app"}, c.App, MaxAppName, "app", "acme")
 	v.checkRegion(keyPath{"region"}, c.Region, true)
-	if c.Account != "" && !accountRe.MatchString(c.Account) {
-		v.addf(keyPath{"account"}, "%q is not an AWS account ID; write the 12 digits, or leave account out to deploy to the account of your credentials", c.Account)
-	}
 	v.checkSource()
 	v.checkStages()
 	v.checkServices()
@@ -162,7 +159,6 @@ func (c *Config) validate(explicitPriority []bool) []problem {
 var (
 	nameRe       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	regionRe     = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
-	accountRe    = regexp.MustCompile(`^\d{12}$`)
 	connectionRe = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$`)
 	repoPartRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	envNameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

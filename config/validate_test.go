@@ -47,7 +47,7 @@ func TestValidate(t *testing.T) {
 		{"app trailing hyphen", func(c *Config) { c.App = "acme-" }, []want{{"app", "not ending with a hyphen", 0}}},
 		{"app double hyphen", func(c *Config) { c.App = "ac--me" }, []want{{"app", "single hyphens", 0}}},
 
-		// regions and account
+		// regions
 		{"region missing", func(c *Config) { c.Region = "" }, []want{{"region", "required; name the AWS region", 0}}},
 		{"region bad", func(c *Config) { c.Region = "us-east" }, []want{{"region", `"us-east" is not an AWS region`, 0}}},
 		{"region forms", func(c *Config) {
@@ -56,8 +56,6 @@ func TestValidate(t *testing.T) {
 			c.Stages[1].Region = "us-isob-east-1"
 		}, nil},
 		{"stage region bad", func(c *Config) { c.Stages[2].Region = "EU-WEST-1" }, []want{{"stages[2].region", `"EU-WEST-1" is not an AWS region`, 0}}},
-		{"account 12 digits", func(c *Config) { c.Account = "012345678901" }, nil},
-		{"account short", func(c *Config) { c.Account = "12345678901" }, []want{{"account", `"12345678901" is not an AWS account ID; write the 12 digits`, 0}}},
 
 		// source
 		{"provider exact", func(c *Config) { c.Source.Provider = "gitlab" }, []want{{"source.provider", `"gitlab" is not a supported provider (did you mean "GitLab"?); use one of GitHub, GitLab, Bitbucket`, 0}}},
