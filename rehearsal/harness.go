@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,10 @@ const RunTimeout = 2 * time.Minute
 // container: nothing but the registry (and the source) survives from one run
 // to the next, so a release cannot lean on an image its build left behind.
 type Harness struct {
-	// Registry plays ECR.
+	// Registry plays ECR in the home region (Region).
 	Registry *Registry
+	// Regional holds the registries that play ECR in other regions (see AddRegion).
+	Regional map[string]*Registry
 	// Src is the checked-out source each run starts in; it holds a Dockerfile.
 	Src string
 	// Region is the region the builds run in. Default: us-east-1.
@@ -38,6 +41,20 @@ type Harness struct {
 	calls string
 }
 
+// Job is one CodeBuild run: a buildspec and the environment its project and the
+// action that starts it define.
+type Job struct {
+	// Spec is the buildspec's text.
+	Spec string
+	// Env holds the project's environment variables.
+	Env map[string]string
+	// Overrides holds the starting action's variables (start-build overrides),
+	// e.g. a release's IMAGE_DIGEST.
+	Overrides map[string]string
+	// Settings are REHEARSAL_* variables for this run only, over Harness.Settings.
+	Settings map[string]string
+}
+
 // NewHarness starts a registry and builds the stand-ins for t. It skips t when
 // the registry binary is missing (see StartRegistry).
 func NewHarness(t testing.TB) *Harness {
@@ -53,6 +70,7 @@ func NewHarness(t testing.TB) *Harness {
 	}
 	return &Harness{
 		Registry: reg,
+		Regional: map[string]*Registry{},
 		Src:      src,
 		Settings: map[string]string{},
 		bin:      bin,
@@ -60,11 +78,27 @@ func NewHarness(t testing.TB) *Harness {
 	}
 }
 
+// AddRegion starts a second registry to play ECR in region, as the stage's
+// regional repository. LocalECR then points that region's ECR hosts at it.
+func (h *Harness) AddRegion(t testing.TB, region string) *Registry {
+	t.Helper()
+	reg := StartRegistry(t)
+	h.Regional[region] = reg
+	return reg
+}
+
 // Run rehearses one build of spec with env as the project's environment
 // variables. It returns the result and the stand-in calls the run made.
 func (h *Harness) Run(t testing.TB, spec string, env map[string]string) (*Result, []Call) {
 	t.Helper()
-	parsed, err := Parse(spec)
+	return h.RunJob(t, Job{Spec: spec, Env: env})
+}
+
+// RunJob rehearses one build. It returns the result and the stand-in calls the
+// run made.
+func (h *Harness) RunJob(t testing.TB, j Job) (*Result, []Call) {
+	t.Helper()
+	parsed, err := Parse(j.Spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +113,21 @@ func (h *Harness) Run(t testing.TB, spec string, env map[string]string) (*Result
 		"REHEARSAL_STATE=" + t.TempDir(), // a fresh Docker daemon per build
 		"REHEARSAL_ECR_REGISTRY=" + h.Registry.Host,
 	}
-	for k, v := range h.Settings {
-		base = append(base, k+"="+v)
+	storage := []string{h.Registry.Host + "=" + h.Registry.Storage()}
+	for region, reg := range h.Regional {
+		base = append(base, regionKey(region)+"="+reg.Host)
+		storage = append(storage, reg.Host+"="+reg.Storage())
+	}
+	sort.Strings(storage)
+	base = append(base, "REHEARSAL_REGISTRY_STORAGE="+strings.Join(storage, ","))
+	for _, settings := range []map[string]string{h.Settings, j.Settings} {
+		for k, v := range settings {
+			base = append(base, k+"="+v)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), RunTimeout)
 	defer cancel()
-	res, err := Run(ctx, parsed, Options{Dir: h.Src, Region: h.Region, Sh: h.Sh, BaseEnv: base, Env: env})
+	res, err := Run(ctx, parsed, Options{Dir: h.Src, Region: h.Region, Sh: h.Sh, BaseEnv: base, Env: j.Env, Overrides: j.Overrides})
 	if h.Log != nil && res != nil {
 		h.Log(res.Log)
 	}
@@ -131,16 +174,27 @@ func (h *Harness) GitInit(t testing.TB) string {
 	return git("rev-parse", "HEAD")
 }
 
+// regionKey is the stand-ins' variable naming the registry of region.
+func regionKey(region string) string {
+	return "REHEARSAL_ECR_REGISTRY_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
+}
+
 // ecrHost matches an ECR registry host, ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn].
-var ecrHost = regexp.MustCompile(`\b[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\b`)
+var ecrHost = regexp.MustCompile(`\b[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\b`)
 
 // LocalECR returns env with every ECR registry host (as a template resolves
-// it) replaced by the local registry, so a project's environment taken from a
-// template reaches the registry that plays ECR.
+// it) replaced by a local registry: the one AddRegion started for the host's
+// region, else the home one. A project's environment taken from a template
+// then reaches the registries that play ECR.
 func (h *Harness) LocalECR(env map[string]string) map[string]string {
 	out := make(map[string]string, len(env))
 	for k, v := range env {
-		out[k] = ecrHost.ReplaceAllString(v, h.Registry.Host)
+		out[k] = ecrHost.ReplaceAllStringFunc(v, func(host string) string {
+			if reg, ok := h.Regional[ecrHost.FindStringSubmatch(host)[1]]; ok {
+				return reg.Host
+			}
+			return h.Registry.Host
+		})
 	}
 	return out
 }

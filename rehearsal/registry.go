@@ -70,7 +70,7 @@ storage:
 http:
   addr: %s
   secret: rehearsal-not-secret
-`, filepath.Join(dir, "storage"), host)
+`, (&Registry{Dir: dir}).Storage(), host)
 	configPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
@@ -127,6 +127,20 @@ func waitReady(host string, exited <-chan error, limit time.Duration) error {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Storage is the registry's storage directory, where the stand-ins remove
+// single tags (the registry's API cannot).
+func (r *Registry) Storage() string { return filepath.Join(r.Dir, "storage") }
+
+// Untag removes repo:tag in the registry's storage, leaving the image; the
+// registry's API can only delete whole manifests.
+func (r *Registry) Untag(t testing.TB, repo, tag string) {
+	t.Helper()
+	dir := filepath.Join(r.Storage(), "docker", "registry", "v2", "repositories", repo, "_manifests", "tags", tag)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,7 +147,7 @@ func TestStandinsRefuseWhatTheyDoNotDo(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[?imageId.imageTag=='latest']"}, 252, "beyond what the stand-in evaluates"},
+		{[]string{"aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[*].imageManifest"}, 252, "beyond what the stand-in evaluates"},
 		{[]string{"aws", "ecr", "describe-repositories"}, 252, "not supported"},
 		{[]string{"aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "x", "--image-manifest", "{}", "--bogus", "1"}, 252, "[--bogus] are not supported"},
 		{[]string{"docker", "images"}, 125, "not supported"},
@@ -175,29 +176,142 @@ func TestStandinsRefuseWhatTheyDoNotDo(t *testing.T) {
 func TestECSIsScripted(t *testing.T) {
 	h := newHarness(t)
 	cluster := "arn:aws:ecs:eu-west-1:123456789012:cluster/acme-prod"
+	svc := func(c *cli, extra ...string) []string {
+		return append([]string{"aws", "ecs", "describe-services", "--cluster", cluster, "--services", "acme-prod-web", "--region", "eu-west-1"}, extra...)
+	}
+	update := []string{"aws", "ecs", "update-service", "--cluster", cluster, "--service", "acme-prod-web", "--force-new-deployment", "--region", "eu-west-1"}
+	const primary = "--query=services[0].deployments[?status=='PRIMARY'].[id, rolloutState] | [0]"
+
 	stable := newCLI(t, h)
 	if _, code := stable.run("", "aws", "ecs", "wait", "services-stable", "--cluster", cluster, "--services", "acme-prod-web", "--region", "eu-west-1"); code != 0 {
 		t.Errorf("wait services-stable: exit %d, %s", code, stable.last)
 	}
+	// A service that has run for a while: one deployment, completed.
+	if out := stable.ok(append(svc(stable), primary, "--output", "text")...); !strings.HasSuffix(out, "\tCOMPLETED\n") {
+		t.Errorf("a settled service's primary deployment: %q", out)
+	}
+	// A forced deployment follows the rollout script, one state per look.
+	id := strings.TrimSpace(stable.ok(append(update, "--query", "service.deployments[?status=='PRIMARY'].id | [0]", "--output", "text")...))
+	for _, want := range []string{"IN_PROGRESS", "COMPLETED", "COMPLETED"} {
+		got := stable.ok(append(svc(stable), "--query", "services[0].deployments[?id=='"+id+"'].rolloutState | [0]", "--output", "text")...)
+		if got != want+"\n" {
+			t.Errorf("deployment %s: %q, want %s", id, got, want)
+		}
+	}
+	if out := stable.ok(append(svc(stable), "--query", "services[0].deployments[1]", "--output", "json")...); out != "null\n" {
+		t.Errorf("old deployments are still listed after the new one completed: %s", out)
+	}
+
+	// A failing deployment is rolled back as the circuit breaker does: a new
+	// PRIMARY completes, and the failed one says why.
 	unstable := newCLI(t, h, "REHEARSAL_ECS_STABLE=false")
 	if _, code := unstable.run("", "aws", "ecs", "wait", "services-stable", "--cluster", cluster, "--services", "acme-prod-web"); code != 255 || !strings.Contains(unstable.last, "Max attempts exceeded") {
 		t.Errorf("unstable wait: exit %d, %s; want 255 like the CLI's waiter", code, unstable.last)
 	}
-	out := unstable.ok("aws", "ecs", "describe-services", "--cluster", cluster, "--services", "acme-prod-web", "--query", "services[0].deployments[0].rolloutState", "--output", "text")
-	if out != "FAILED\n" {
-		t.Errorf("rolloutState %q, want FAILED", out)
+	id = strings.TrimSpace(unstable.ok(append(update, "--query", "service.deployments[0].id", "--output", "text")...))
+	unstable.ok(svc(unstable)...) // IN_PROGRESS
+	got := unstable.ok(append(svc(unstable), "--query", "services[0].deployments[?id=='"+id+"'] | [0].[status, rolloutState, rolloutStateReason]", "--output", "text")...)
+	if got != "ACTIVE\tFAILED\tECS deployment circuit breaker: tasks failed to start.\n" {
+		t.Errorf("failed deployment: %q", got)
 	}
-	arn := stable.ok("aws", "ecs", "update-service", "--cluster", cluster, "--service", "acme-prod-web", "--force-new-deployment", "--region", "eu-west-1", "--query", "service.serviceArn", "--output", "text")
-	if arn != "arn:aws:ecs:eu-west-1:123456789012:service/acme-prod/acme-prod-web\n" {
-		t.Errorf("serviceArn %q", arn)
+	if out := unstable.ok(append(svc(unstable), primary, "--output", "text")...); strings.HasPrefix(out, id) || !strings.HasSuffix(out, "\tCOMPLETED\n") {
+		t.Errorf("after the failure the PRIMARY deployment is %q; want the rollback, completed", out)
+	}
+
+	// Services that are not there, or have no task.
+	scripted := newCLI(t, h, "REHEARSAL_ECS_SERVICES=acme-prod-web=MISSING,acme-prod-api=ACTIVE:0,acme-prod-old=INACTIVE")
+	if out := scripted.ok(append(svc(scripted), "--query", "[services[0].status, failures[0].reason]", "--output", "text")...); out != "None\tMISSING\n" {
+		t.Errorf("missing service: %q", out)
+	}
+	if _, code := scripted.run("", update...); code != 254 || !strings.Contains(scripted.last, "ServiceNotFoundException") {
+		t.Errorf("update-service of a missing service: exit %d, %s", code, scripted.last)
+	}
+	if _, code := scripted.run("", "aws", "ecs", "update-service", "--cluster", cluster, "--service", "acme-prod-old", "--force-new-deployment"); code != 254 || !strings.Contains(scripted.last, "ServiceNotActiveException") {
+		t.Errorf("update-service of an inactive service: exit %d, %s", code, scripted.last)
+	}
+	if out := scripted.ok("aws", "ecs", "update-service", "--cluster", cluster, "--service", "acme-prod-api", "--force-new-deployment", "--query", "service.[desiredCount, deployments[0].rolloutState]", "--output", "text"); out != "0\tCOMPLETED\n" {
+		t.Errorf("a service with no task deploys at once: %q", out)
+	}
+	for _, bad := range []string{"REHEARSAL_ECS_SERVICES=acme-prod-web=GONE", "REHEARSAL_ECS_SERVICES=acme-prod-web", "REHEARSAL_ECS_ROLLOUT=DONE"} {
+		c := newCLI(t, h, bad)
+		if _, code := c.run("", svc(c)...); code != 255 || !strings.Contains(c.last, strings.SplitN(bad, "=", 2)[0]) {
+			t.Errorf("%s: exit %d, %s; want a clear refusal", bad, code, c.last)
+		}
 	}
 	failing := newCLI(t, h, "REHEARSAL_ECS_UPDATE_FAILS=true")
 	if _, code := failing.run("", "aws", "ecs", "update-service", "--cluster", cluster, "--service", "x"); code != 254 {
 		t.Errorf("failing update-service: exit %d", code)
 	}
 	calls := callsTo(h.Calls(t), "aws", "ecs", "update-service")
-	if len(calls) != 2 || calls[0].Env["AWS_REGION"] != "us-east-1" || arg(calls[0].Args, "--region") != "eu-west-1" {
+	if len(calls) < 2 || calls[0].Env["AWS_REGION"] != "us-east-1" || arg(calls[0].Args, "--region") != "eu-west-1" {
 		t.Errorf("update-service calls %+v", calls)
+	}
+}
+
+// TestECRBatchDeleteImage removes tags as ECR does: the image stays while
+// another tag is on it, and goes with its last tag.
+func TestECRBatchDeleteImage(t *testing.T) {
+	h := newHarness(t)
+	c := newCLI(t, h, "REHEARSAL_REGISTRY_STORAGE="+h.Registry.Host+"="+h.Registry.Storage())
+	digest := c.pushed()
+	manifest := strings.TrimSuffix(c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[0].imageManifest", "--output", "text"), "\n")
+	c.ok("aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "dev", "--image-manifest", manifest)
+
+	del := func(id string) string {
+		return c.ok("aws", "ecr", "batch-delete-image", "--repository-name", repo, "--image-ids", id, "--query", "[imageIds[0].imageDigest, failures[0].failureCode]", "--output", "text")
+	}
+	if out := del("imageTag=dev"); out != digest+"\tNone\n" {
+		t.Errorf("delete dev: %q", out)
+	}
+	if got := sorted(h.Registry.Tags(t, repo)); !slices.Equal(got, []string{"latest"}) || h.Registry.Digest(t, repo, "latest") != digest {
+		t.Errorf("after removing dev: tags %v; the image must stay under latest", got)
+	}
+	if out := del("imageTag=dev"); out != "None\tImageNotFound\n" {
+		t.Errorf("delete a missing tag: %q, want an ImageNotFound failure", out)
+	}
+	if out := del("imageTag=latest,imageDigest=sha256:0000000000000000000000000000000000000000000000000000000000000000"); out != "None\tImageTagDoesNotMatchDigest\n" {
+		t.Errorf("delete with a wrong digest: %q", out)
+	}
+	if out := del("imageTag=latest"); out != digest+"\tNone\n" {
+		t.Errorf("delete latest: %q", out)
+	}
+	if out := c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageDigest="+digest, "--query", "failures[0].failureCode", "--output", "text"); out != "ImageNotFound\n" {
+		t.Errorf("the image outlived its last tag: %q", out)
+	}
+	// Without the registry's storage the stand-in cannot remove a tag, and says so.
+	bare := newCLI(t, h)
+	if _, code := bare.run("", "aws", "ecr", "batch-delete-image", "--repository-name", repo, "--image-ids", "imageTag=x"); code != 255 || !strings.Contains(bare.last, "REHEARSAL_REGISTRY_STORAGE") {
+		t.Errorf("delete without storage: exit %d, %s", code, bare.last)
+	}
+}
+
+// TestIAMIsEnforced: with REHEARSAL_IAM_ALLOW set, calls the role may not make
+// fail as they do in CodeBuild, for the CLI and for docker.
+func TestIAMIsEnforced(t *testing.T) {
+	h := newHarness(t)
+	c := newCLI(t, h)
+	c.pushed()
+	limited := newCLI(t, h, "REHEARSAL_IAM_ALLOW=ecr:GetAuthorizationToken,ecr:Batch*,ECS:describeservices")
+	limited.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest")
+	limited.ok("aws", "ecs", "describe-services", "--cluster", "c", "--services", "s")
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		action string
+	}{
+		{[]string{"aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "x", "--image-manifest", "{}"}, 254, "ecr:PutImage on resource: arn:aws:ecr:us-east-1:123456789012:repository/acme/web"},
+		{[]string{"aws", "ecr", "describe-images", "--repository-name", repo}, 254, "ecr:DescribeImages"},
+		{[]string{"aws", "ecs", "update-service", "--cluster", "c", "--service", "s", "--force-new-deployment"}, 254, "ecs:UpdateService on resource: arn:aws:ecs:us-east-1:123456789012:service/c/s"},
+	} {
+		if _, code := limited.run("", tc.args...); code != tc.code || !strings.Contains(limited.last, "AccessDeniedException") || !strings.Contains(limited.last, "not authorized to perform: "+tc.action) {
+			t.Errorf("%v: exit %d, %s; want AccessDeniedException for %s", tc.args, code, limited.last, tc.action)
+		}
+	}
+	if _, code := limited.run(LoginToken, "docker", "login", "-u", "AWS", "--password-stdin", h.Registry.Host); code != 0 {
+		t.Fatalf("login: %s", limited.last)
+	}
+	if _, code := limited.run("", "docker", "pull", h.Registry.Host+"/"+repo+":latest"); code != 1 || !strings.Contains(limited.last, "denied: ") || !strings.Contains(limited.last, "ecr:GetDownloadUrlForLayer") {
+		t.Errorf("pull without ecr:GetDownloadUrlForLayer: exit %d, %s", code, limited.last)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -163,6 +164,9 @@ func runAWS(args []string, sio IO, errOut io.Writer) error {
 		if err := c.checkUnused(); err != nil {
 			return err
 		}
+		if err := c.authorize("GetAuthorizationToken", "ecr:GetAuthorizationToken", "*"); err != nil {
+			return err
+		}
 		fmt.Fprintln(sio.Stdout, LoginToken)
 		return nil
 	case "ecr batch-get-image":
@@ -171,6 +175,8 @@ func runAWS(args []string, sio IO, errOut io.Writer) error {
 		out, err = c.putImage()
 	case "ecr describe-images":
 		out, err = c.describeImages()
+	case "ecr batch-delete-image":
+		out, err = c.batchDeleteImage()
 	case "ecs update-service":
 		out, err = c.updateService()
 	case "ecs describe-services":
@@ -178,7 +184,7 @@ func runAWS(args []string, sio IO, errOut io.Writer) error {
 	case "ecs wait":
 		return c.wait()
 	default:
-		return fail(awsUsage, "aws stand-in: %s %s is not supported (supported: ecr get-login-password, batch-get-image, put-image, describe-images; ecs update-service, describe-services, wait services-stable)", c.service, c.operation)
+		return fail(awsUsage, "aws stand-in: %s %s is not supported (supported: ecr get-login-password, batch-get-image, put-image, describe-images, batch-delete-image; ecs update-service, describe-services, wait services-stable)", c.service, c.operation)
 	}
 	if err != nil {
 		return err
@@ -281,6 +287,9 @@ func (c *awsCall) batchGetImage() (any, error) {
 	if err := c.checkUnused(); err != nil {
 		return nil, err
 	}
+	if err := c.authorize("BatchGetImage", "ecr:BatchGetImage", c.repositoryARN(repoName)); err != nil {
+		return nil, err
+	}
 	repo, err := c.repo(repoName, "BatchGetImage")
 	if err != nil {
 		return nil, err
@@ -362,6 +371,10 @@ func (c *awsCall) putImage() (any, error) {
 	if tag == "" {
 		return nil, fail(awsUsage, "aws stand-in: put-image without --image-tag is not supported (it only stores an untagged manifest)")
 	}
+	// IAM decides before the service looks at the request.
+	if err := c.authorize("PutImage", "ecr:PutImage", c.repositoryARN(repoName)); err != nil {
+		return nil, err
+	}
 	if mediaType == "" {
 		// ECR reads the media type from the manifest when the call gives none.
 		var m struct {
@@ -427,6 +440,9 @@ func (c *awsCall) describeImages() (any, error) {
 		return nil, err
 	}
 	if err := c.checkUnused(); err != nil {
+		return nil, err
+	}
+	if err := c.authorize("DescribeImages", "ecr:DescribeImages", c.repositoryARN(repoName)); err != nil {
 		return nil, err
 	}
 	repo, err := c.repo(repoName, "DescribeImages")
@@ -503,86 +519,6 @@ func orNull(s string) string {
 	return s
 }
 
-func (c *awsCall) ecsService(cluster, svc, rollout string, running int) map[string]any {
-	clusterName := cluster[strings.LastIndex(cluster, "/")+1:]
-	clusterArn := cluster
-	if !strings.HasPrefix(cluster, "arn:") {
-		clusterArn = fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", c.region, c.account, cluster)
-	}
-	return map[string]any{
-		"serviceName":  svc,
-		"serviceArn":   fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", c.region, c.account, clusterName, svc),
-		"clusterArn":   clusterArn,
-		"status":       "ACTIVE",
-		"desiredCount": 1,
-		"runningCount": running,
-		"deployments":  []map[string]any{{"status": "PRIMARY", "rolloutState": rollout, "desiredCount": 1, "runningCount": running}},
-	}
-}
-
-func (c *awsCall) stable() bool { return c.sio.Getenv("REHEARSAL_ECS_STABLE") != "false" }
-
-func (c *awsCall) updateService() (any, error) {
-	svc, err := c.required("--service")
-	if err != nil {
-		return nil, err
-	}
-	cluster := c.single("--cluster")
-	c.take("--cluster")
-	c.take("--force-new-deployment")
-	if err := c.checkUnused(); err != nil {
-		return nil, err
-	}
-	if cluster == "" {
-		cluster = "default"
-	}
-	if c.sio.Getenv("REHEARSAL_ECS_UPDATE_FAILS") == "true" {
-		return nil, c.serviceError("ServiceNotFoundException", "UpdateService", "Service not found.")
-	}
-	return map[string]any{"service": c.ecsService(cluster, svc, "IN_PROGRESS", 1)}, nil
-}
-
-func (c *awsCall) describeServices() (any, error) {
-	cluster := c.single("--cluster")
-	c.take("--cluster")
-	svcs := c.take("--services")
-	if len(svcs) == 0 {
-		return nil, fail(awsUsage, "aws: error: the following arguments are required: --services")
-	}
-	if err := c.checkUnused(); err != nil {
-		return nil, err
-	}
-	if cluster == "" {
-		cluster = "default"
-	}
-	rollout, running := "COMPLETED", 1
-	if !c.stable() {
-		rollout, running = "FAILED", 0
-	}
-	var out []map[string]any
-	for _, s := range svcs {
-		out = append(out, c.ecsService(cluster, s, rollout, running))
-	}
-	return map[string]any{"services": out, "failures": []any{}}, nil
-}
-
-func (c *awsCall) wait() error {
-	if c.waiter != "services-stable" {
-		return fail(awsUsage, "aws stand-in: ecs wait %q is not supported (supported: services-stable)", c.waiter)
-	}
-	c.take("--cluster")
-	if len(c.take("--services")) == 0 {
-		return fail(awsUsage, "aws: error: the following arguments are required: --services")
-	}
-	if err := c.checkUnused(); err != nil {
-		return err
-	}
-	if !c.stable() {
-		return fail(awsOther, "\nWaiter ServicesStable failed: Max attempts exceeded")
-	}
-	return nil
-}
-
 // print writes out as the CLI would for --output and --query.
 func (c *awsCall) print(out any) error {
 	// Go through JSON so the query sees the same shapes the CLI's does.
@@ -620,4 +556,125 @@ func (c *awsCall) print(out any) error {
 	default:
 		return fail(awsUsage, "aws stand-in: --output %s is not supported (json, text)", c.output)
 	}
+}
+
+// batchDeleteImage removes tags, or whole images by digest, as ECR does: an
+// image whose last tag goes is deleted with it. The registry's API only deletes
+// whole manifests, so a tag is removed in the registry's storage
+// (REHEARSAL_REGISTRY_STORAGE), which the registry reads on every request.
+func (c *awsCall) batchDeleteImage() (any, error) {
+	repoName, err := c.required("--repository-name")
+	if err != nil {
+		return nil, err
+	}
+	ids, err := parseImageIDs(c.take("--image-ids"))
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, fail(awsUsage, "aws: error: the following arguments are required: --image-ids")
+	}
+	if err := c.checkUnused(); err != nil {
+		return nil, err
+	}
+	if err := c.authorize("BatchDeleteImage", "ecr:BatchDeleteImage", c.repositoryARN(repoName)); err != nil {
+		return nil, err
+	}
+	repo, err := c.repo(repoName, "BatchDeleteImage")
+	if err != nil {
+		return nil, err
+	}
+	storage, err := registryStorage(c.sio, repo.RegistryStr())
+	if err != nil {
+		return nil, err
+	}
+	tagsDir := filepath.Join(storage, "docker", "registry", "v2", "repositories", repoName, "_manifests", "tags")
+	cx, cancel := ctx()
+	defer cancel()
+	// tagsOf lists the tags on digest d.
+	tagsOf := func(d string) ([]string, error) {
+		all, err := remote.List(repo, remote.WithContext(cx))
+		if isNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, t := range all {
+			desc, err := remote.Head(repo.Tag(t), remote.WithContext(cx))
+			if err != nil {
+				return nil, err
+			}
+			if desc.Digest.String() == d {
+				out = append(out, t)
+			}
+		}
+		return out, nil
+	}
+	type failure struct {
+		ImageID       imageID `json:"imageId"`
+		FailureCode   string  `json:"failureCode"`
+		FailureReason string  `json:"failureReason"`
+	}
+	deleted, failures := []imageID{}, []failure{}
+	for _, id := range ids {
+		// A tag is looked up by itself, so a digest given with it can be checked.
+		ref, err := id.ref(repo)
+		if id.ImageTag != "" {
+			ref, err = imageID{ImageTag: id.ImageTag}.ref(repo)
+		}
+		if err != nil {
+			return nil, c.serviceError("InvalidParameterException", "BatchDeleteImage", "%v", err)
+		}
+		desc, err := remote.Head(ref, remote.WithContext(cx))
+		if isNotFound(err) {
+			failures = append(failures, failure{id, "ImageNotFound", "Requested image not found"})
+			continue
+		}
+		if err != nil {
+			return nil, fail(awsOther, "aws stand-in: batch-delete-image %s: %v", ref, err)
+		}
+		d := desc.Digest.String()
+		if id.ImageTag != "" && id.ImageDigest != "" && id.ImageDigest != d {
+			failures = append(failures, failure{id, "ImageTagDoesNotMatchDigest", "Invalid image tag and digest combination"})
+			continue
+		}
+		remove := []string{id.ImageTag}
+		if id.ImageTag == "" {
+			// By digest, the image goes with every tag on it.
+			if remove, err = tagsOf(d); err != nil {
+				return nil, fail(awsOther, "aws stand-in: batch-delete-image: list tags of %s: %v", d, err)
+			}
+		}
+		for _, t := range remove {
+			if err := os.RemoveAll(filepath.Join(tagsDir, t)); err != nil {
+				return nil, fail(awsOther, "aws stand-in: batch-delete-image: remove tag %s: %v", t, err)
+			}
+			deleted = append(deleted, imageID{ImageDigest: d, ImageTag: t})
+		}
+		left, err := tagsOf(d)
+		if err != nil {
+			return nil, fail(awsOther, "aws stand-in: batch-delete-image: list tags of %s: %v", d, err)
+		}
+		if len(left) == 0 {
+			if err := remote.Delete(repo.Digest(d), remote.WithContext(cx)); err != nil && !isNotFound(err) {
+				return nil, fail(awsOther, "aws stand-in: batch-delete-image: delete %s: %v", d, err)
+			}
+			if len(remove) == 0 {
+				deleted = append(deleted, imageID{ImageDigest: d})
+			}
+		}
+	}
+	return map[string]any{"imageIds": deleted, "failures": failures}, nil
+}
+
+// registryStorage returns the storage directory of the local registry at host.
+func registryStorage(sio IO, host string) (string, error) {
+	for _, entry := range strings.Split(sio.Getenv("REHEARSAL_REGISTRY_STORAGE"), ",") {
+		if h, dir, ok := strings.Cut(strings.TrimSpace(entry), "="); ok && h == host {
+			return dir, nil
+		}
+	}
+	return "", fail(awsOther, "aws stand-in: batch-delete-image needs the storage directory of the registry at %s in REHEARSAL_REGISTRY_STORAGE (HOST=DIR,...): the registry's API cannot remove a single tag", host)
 }

@@ -398,6 +398,9 @@ func (st *store) push(args []string, sio IO) error {
 	if err != nil {
 		return err
 	}
+	if err := authorizeDocker(sio, host, ref.Context().RepositoryStr(), "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"); err != nil {
+		return err
+	}
 	if host == sio.Getenv("REHEARSAL_ECR_REGISTRY") && !repositoryExists(sio.Getenv, ref.Context().RepositoryStr()) {
 		return fail(dockerFailed, "name unknown: The repository with name '%s' does not exist in the registry with id '%s'", ref.Context().RepositoryStr(), account(sio))
 	}
@@ -420,7 +423,11 @@ func (st *store) pull(args []string, sio IO) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.remoteHost(ref, "pull"); err != nil {
+	host, err := st.remoteHost(ref, "pull")
+	if err != nil {
+		return err
+	}
+	if err := authorizeDocker(sio, host, ref.Context().RepositoryStr(), "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)

@@ -25,9 +25,36 @@ func TestQuery(t *testing.T) {
 			t.Errorf("query %q = %v, %v; want %v", q, got, err, want)
 		}
 	}
-	for _, q := range []string{"images[?x=='y']", "images[*].imageManifest", "length(images)", "images.", "a..b", "images[0"} {
+	for _, q := range []string{"images[*].imageManifest", "images[].imageManifest", "length(images)", "images.", "a..b", "images[0",
+		"images[?x>'y']", "images[?x=='y'", "images[?x==y]", "images[0] || failures", "images.imageId[imageTag]", "images[0].[a,"} {
 		if _, err := query(doc, q); err == nil {
 			t.Errorf("query %q was accepted; the stand-in must refuse what it does not evaluate", q)
+		}
+	}
+}
+
+func TestQueryFiltersListsAndPipes(t *testing.T) {
+	var doc any
+	if err := json.Unmarshal([]byte(`{"services": [{"status": "ACTIVE", "desiredCount": 2, "deployments": [
+		{"id": "d2", "status": "PRIMARY", "rolloutState": "IN_PROGRESS"},
+		{"id": "d1", "status": "ACTIVE", "rolloutState": "FAILED", "rolloutStateReason": "circuit breaker"}]}]}`), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]any{
+		"services[0].[status, desiredCount]":                                          []any{"ACTIVE", float64(2)},
+		"services[1].[status, desiredCount]":                                          nil,
+		"services[0].deployments[?status=='PRIMARY'].id":                              []any{"d2"},
+		"services[0].deployments[?status=='PRIMARY'].id | [0]":                        "d2",
+		"services[0].deployments[?status!='PRIMARY'].rolloutStateReason":              []any{"circuit breaker"},
+		"services[0].deployments[?id=='d1'] | [0].[rolloutState, rolloutStateReason]": []any{"FAILED", "circuit breaker"},
+		"services[0].deployments[?id=='d9'] | [0].[rolloutState, rolloutStateReason]": nil,
+		"services[0].deployments[?id=='d2'].rolloutStateReason":                       []any{},
+		"services[?desiredCount==`2`].status":                                         []any{"ACTIVE"},
+		"[services[0].status, services[0].desiredCount]":                              []any{"ACTIVE", float64(2)},
+	} {
+		got, err := query(doc, q)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("query %q = %#v, %v; want %#v", q, got, err, want)
 		}
 	}
 }

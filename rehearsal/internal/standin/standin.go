@@ -13,9 +13,16 @@
 //	REHEARSAL_ECR_REGISTRY_<REGION>  the same for one region, e.g. ..._EU_WEST_1
 //	REHEARSAL_ACCOUNT        registry ID reported by ECR calls (123456789012)
 //	REHEARSAL_ECR_REPOSITORIES  repositories that exist, comma-separated; unset: all do
+//	REHEARSAL_REGISTRY_STORAGE  HOST=DIR,...: the storage directory of each local
+//	                         registry, where `aws ecr batch-delete-image` removes tags
+//	                         (the registry's API can only delete whole manifests)
 //	REHEARSAL_IMAGE_MB       size of the image `docker build` makes (1)
 //	REHEARSAL_IMAGE_LAYERS   its number of layers (2)
-//	REHEARSAL_ECS_STABLE     "false" makes `aws ecs wait services-stable` fail
+//	REHEARSAL_IAM_ALLOW      IAM actions the build's role has, comma-separated; unset: all
+//	REHEARSAL_ECS_SERVICES   NAME=STATUS[:COUNT],...: services that are not ACTIVE with 1 task
+//	REHEARSAL_ECS_ROLLOUT    rolloutStates a forced deployment goes through (see ecs.go)
+//	REHEARSAL_ECS_STABLE     "false": `aws ecs wait services-stable` fails and
+//	                         deployments fail (unless REHEARSAL_ECS_ROLLOUT says otherwise)
 //	REHEARSAL_ECS_UPDATE_FAILS  "true" makes `aws ecs update-service` fail
 //	REHEARSAL_RECORD_ENV     extra variable names to record, comma-separated
 package standin
@@ -52,9 +59,11 @@ type Call struct {
 type IO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// Getenv looks up environment variables; Dir is the working directory.
-	Getenv func(string) string
-	Dir    string
+	// Getenv looks up environment variables; Environ, when set, lists them all.
+	// Dir is the working directory.
+	Getenv  func(string) string
+	Environ func() []string
+	Dir     string
 }
 
 // exitError carries an exit status and the message printed for it.

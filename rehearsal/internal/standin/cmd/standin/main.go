@@ -15,6 +15,6 @@ func main() {
 	tool := strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe")
 	os.Exit(standin.Main(tool, os.Args[1:], standin.IO{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Getenv: os.Getenv, Dir: dir,
+		Getenv: os.Getenv, Environ: os.Environ, Dir: dir,
 	}))
 }
