@@ -8,10 +8,15 @@
 //     or under the image's sh (dash on Ubuntu images, bash on Amazon Linux).
 //   - EnvFromTemplate: the environment a synthesized CodeBuild project defines,
 //     with CloudFormation intrinsics resolved to fake but consistent values, so a
-//     rehearsal runs with exactly what `cdk synth` produced.
-//   - StartRegistry: a local OCI registry (Debian's docker-registry) playing ECR.
+//     rehearsal runs with exactly what `cdk synth` produced. PipelineFromTemplate
+//     goes further: every CodeBuild action of the pipeline, in run order, with its
+//     action variables (IMAGE_DIGEST) and the IAM actions its role has.
+//   - StartRegistry: a local OCI registry (Debian's docker-registry) playing ECR,
+//     one per region a rehearsal needs.
 //   - Stand-ins for `aws` and `docker` (see internal/standin), built by
 //     BuildStandins and put first on PATH: they record every call and act on the
-//     registry for real (pushes and pulls move real layers), while ECS is scripted.
+//     registry for real (pushes and pulls move real layers, put-image stores the
+//     manifest it is given), refuse what the role may not do, while ECS is
+//     scripted: deployments roll out, fail and roll back as the scenario says.
 //   - Harness: all of the above wired together for one test.
 package rehearsal

@@ -1,0 +1,214 @@
+package rehearsal
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Step is one CodeBuild action of a synthesized pipeline: the project it starts
+// and everything the project's environment, the action and the project's role
+// define, so a rehearsal runs the build or release exactly as deployed.
+type Step struct {
+	// Stage is the pipeline stage the action belongs to, e.g. "Build" or "dev".
+	Stage string
+	// Action is the action's name, e.g. "Release".
+	Action string
+	// Project is the logical ID of the CodeBuild project the action starts.
+	Project string
+	// Vars is the project's environment, resolved (see EnvFromTemplate).
+	Vars []EnvVar
+	// Overrides are the action's EnvironmentVariables. Pipeline variables such
+	// as #{Image.IMAGE_DIGEST} are left as written: only a pipeline execution
+	// knows them (see PipelineVariables).
+	Overrides []EnvVar
+	// Allowed lists the IAM actions the project's role may call, from the
+	// identity policies attached to it in the template, sorted.
+	Allowed []string
+}
+
+// PipelineFromTemplate returns the CodeBuild actions of the one
+// AWS::CodePipeline::Pipeline in template, in the order an execution runs them.
+func PipelineFromTemplate(template map[string]any, r Resolver) ([]Step, error) {
+	resources, _ := template["Resources"].(map[string]any)
+	var pipelines []string
+	for id, res := range resources {
+		if m, _ := res.(map[string]any); m["Type"] == "AWS::CodePipeline::Pipeline" {
+			pipelines = append(pipelines, id)
+		}
+	}
+	if len(pipelines) != 1 {
+		return nil, fmt.Errorf("rehearsal: the template has %d CodePipeline pipelines, want 1", len(pipelines))
+	}
+	props, _ := resources[pipelines[0]].(map[string]any)["Properties"].(map[string]any)
+	stages, _ := props["Stages"].([]any)
+	var steps []Step
+	for _, st := range stages {
+		st, _ := st.(map[string]any)
+		stage, _ := st["Name"].(string)
+		actions, _ := st["Actions"].([]any)
+		// Actions run by RunOrder; CloudFormation keeps their order otherwise.
+		sorted := slices.Clone(actions)
+		sort.SliceStable(sorted, func(i, j int) bool { return runOrder(sorted[i]) < runOrder(sorted[j]) })
+		for _, a := range sorted {
+			a, _ := a.(map[string]any)
+			typ, _ := a["ActionTypeId"].(map[string]any)
+			if typ["Provider"] != "CodeBuild" {
+				continue
+			}
+			name, _ := a["Name"].(string)
+			where := fmt.Sprintf("pipeline stage %s, action %s", stage, name)
+			conf, _ := a["Configuration"].(map[string]any)
+			ref, _ := conf["ProjectName"].(map[string]any)
+			project, ok := ref["Ref"].(string)
+			if !ok {
+				return nil, fmt.Errorf("rehearsal: %s: ProjectName is not a Ref to a project of this template", where)
+			}
+			step := Step{Stage: stage, Action: name, Project: project}
+			var err error
+			if step.Vars, err = EnvFromTemplate(template, ByLogicalID(project), r); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			if raw, ok := conf["EnvironmentVariables"]; ok {
+				if step.Overrides, err = actionVariables(raw, r, template); err != nil {
+					return nil, fmt.Errorf("rehearsal: %s: EnvironmentVariables: %w", where, err)
+				}
+			}
+			if step.Allowed, err = AllowedActions(template, project); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			steps = append(steps, step)
+		}
+	}
+	return steps, nil
+}
+
+func runOrder(a any) float64 {
+	m, _ := a.(map[string]any)
+	if n, ok := m["RunOrder"].(float64); ok {
+		return n
+	}
+	return 1
+}
+
+// actionVariables reads a CodeBuild action's EnvironmentVariables: a JSON
+// string (possibly built with intrinsics) of [{name, value, type}].
+func actionVariables(raw any, r Resolver, template map[string]any) ([]EnvVar, error) {
+	v, err := r.Resolve(template, raw)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("is %T, want a JSON string", v)
+	}
+	var list []struct{ Name, Value, Type string }
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return nil, err
+	}
+	out := make([]EnvVar, len(list))
+	for i, e := range list {
+		if e.Type == "" {
+			e.Type = "PLAINTEXT"
+		}
+		out[i] = EnvVar{Name: e.Name, Value: e.Value, Type: e.Type}
+	}
+	return out, nil
+}
+
+var pipelineVar = regexp.MustCompile(`#\{([A-Za-z0-9@\-_]+\.[A-Za-z0-9@\-_]+)\}`)
+
+// PipelineVariables resolves the pipeline variables (#{Namespace.NAME}) in an
+// action's variables with values, as one pipeline execution would. A variable
+// without a value is an error: the execution would fail there too.
+func PipelineVariables(vars []EnvVar, values map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	var missing []string
+	for _, v := range vars {
+		if v.Type != "PLAINTEXT" {
+			return nil, fmt.Errorf("rehearsal: action variable %s is %s; only PLAINTEXT is resolved", v.Name, v.Type)
+		}
+		out[v.Name] = pipelineVar.ReplaceAllStringFunc(v.Value, func(m string) string {
+			name := m[2 : len(m)-1]
+			val, ok := values[name]
+			if !ok {
+				missing = append(missing, name)
+			}
+			return val
+		})
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("rehearsal: no value for pipeline variables %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// AllowedActions returns the IAM actions the service role of the CodeBuild
+// project with logical ID project is allowed, from the AWS::IAM::Policy
+// resources and inline policies attached to the role in template. Deny
+// statements, conditions and managed policies are not modelled: a role that
+// uses them is an error rather than a guess.
+func AllowedActions(template map[string]any, project string) ([]string, error) {
+	resources, _ := template["Resources"].(map[string]any)
+	res, _ := resources[project].(map[string]any)
+	props, _ := res["Properties"].(map[string]any)
+	att, _ := props["ServiceRole"].(map[string]any)["Fn::GetAtt"].([]any)
+	if len(att) != 2 {
+		return nil, fmt.Errorf("rehearsal: project %s: ServiceRole is not Fn::GetAtt of a role of this template", project)
+	}
+	role, _ := att[0].(string)
+	roleProps, _ := resources[role].(map[string]any)["Properties"].(map[string]any)
+	if _, ok := roleProps["ManagedPolicyArns"]; ok {
+		return nil, fmt.Errorf("rehearsal: role %s has managed policies, which rehearsals cannot read", role)
+	}
+	var docs []any
+	if inline, ok := roleProps["Policies"].([]any); ok {
+		for _, p := range inline {
+			p, _ := p.(map[string]any)
+			docs = append(docs, p["PolicyDocument"])
+		}
+	}
+	for _, r := range resources {
+		r, _ := r.(map[string]any)
+		if r["Type"] != "AWS::IAM::Policy" {
+			continue
+		}
+		p, _ := r["Properties"].(map[string]any)
+		roles, _ := p["Roles"].([]any)
+		for _, ref := range roles {
+			if m, _ := ref.(map[string]any); m["Ref"] == role {
+				docs = append(docs, p["PolicyDocument"])
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, d := range docs {
+		d, _ := d.(map[string]any)
+		statements, _ := d["Statement"].([]any)
+		for _, st := range statements {
+			st, _ := st.(map[string]any)
+			if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil {
+				return nil, fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (Deny, Condition or NotAction): %v", role, st)
+			}
+			switch a := st["Action"].(type) {
+			case string:
+				seen[a] = true
+			case []any:
+				for _, x := range a {
+					if s, ok := x.(string); ok {
+						seen[s] = true
+					}
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out, nil
+}

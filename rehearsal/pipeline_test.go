@@ -1,0 +1,77 @@
+package rehearsal
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// codePipelineTemplate is a small pipeline in CDK's shape: a build, then a stage
+// with an approval and a release passing a pipeline variable.
+const codePipelineTemplate = `{"Resources": {
+  "BuildRole": {"Type": "AWS::IAM::Role", "Properties": {}},
+  "BuildPolicy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "BuildRole"}], "PolicyDocument": {"Statement": [
+    {"Effect": "Allow", "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"], "Resource": "*"},
+    {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]}}},
+  "ReleaseRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "inline", "PolicyDocument": {"Statement": [
+    {"Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"}]}}]}},
+  "ReleasePolicy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "ReleaseRole"}], "PolicyDocument": {"Statement": [
+    {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:PutImage"], "Resource": "*"}]}}},
+  "Build": {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["BuildRole", "Arn"]},
+    "Environment": {"EnvironmentVariables": [{"Name": "ECR_ENDPOINT", "Type": "PLAINTEXT", "Value": {"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com"}}]}}},
+  "ReleaseDev": {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["ReleaseRole", "Arn"]},
+    "Environment": {"EnvironmentVariables": [{"Name": "STAGE_NAME", "Type": "PLAINTEXT", "Value": "dev"}]}}},
+  "Pipeline": {"Type": "AWS::CodePipeline::Pipeline", "Properties": {"Stages": [
+    {"Name": "Source", "Actions": [{"Name": "Source", "ActionTypeId": {"Provider": "CodeStarSourceConnection"}}]},
+    {"Name": "Build", "Actions": [
+      {"Name": "Digest", "RunOrder": 3, "ActionTypeId": {"Provider": "Lambda"}},
+      {"Name": "Build", "RunOrder": 2, "ActionTypeId": {"Provider": "CodeBuild"}, "Configuration": {"ProjectName": {"Ref": "Build"}}}]},
+    {"Name": "dev", "Actions": [
+      {"Name": "Release", "RunOrder": 2, "ActionTypeId": {"Provider": "CodeBuild"}, "Configuration": {"ProjectName": {"Ref": "ReleaseDev"},
+        "EnvironmentVariables": "[{\"name\":\"IMAGE_DIGEST\",\"type\":\"PLAINTEXT\",\"value\":\"#{Image.IMAGE_DIGEST}\"},{\"name\":\"FIXED\",\"value\":\"x\"}]"}},
+      {"Name": "Approve", "RunOrder": 1, "ActionTypeId": {"Provider": "Manual"}}]}
+  ]}}
+}}`
+
+func TestPipelineFromTemplate(t *testing.T) {
+	steps, err := PipelineFromTemplate(parseTemplate(t, codePipelineTemplate), Resolver{AccountID: "111111111111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		{Stage: "Build", Action: "Build", Project: "Build",
+			Vars:    []EnvVar{{Name: "ECR_ENDPOINT", Value: "111111111111.dkr.ecr.us-east-1.amazonaws.com", Type: "PLAINTEXT"}},
+			Allowed: []string{"ecr:GetAuthorizationToken", "ecr:InitiateLayerUpload", "ecr:PutImage"}},
+		{Stage: "dev", Action: "Release", Project: "ReleaseDev",
+			Vars:      []EnvVar{{Name: "STAGE_NAME", Value: "dev", Type: "PLAINTEXT"}},
+			Overrides: []EnvVar{{Name: "IMAGE_DIGEST", Value: "#{Image.IMAGE_DIGEST}", Type: "PLAINTEXT"}, {Name: "FIXED", Value: "x", Type: "PLAINTEXT"}},
+			Allowed:   []string{"ecr:BatchGetImage", "ecr:PutImage", "ecs:UpdateService"}},
+	}
+	if !reflect.DeepEqual(steps, want) {
+		t.Errorf("steps\n%+v\nwant\n%+v", steps, want)
+	}
+
+	got, err := PipelineVariables(steps[1].Overrides, map[string]string{"Image.IMAGE_DIGEST": "sha256:abc"})
+	if err != nil || !reflect.DeepEqual(got, map[string]string{"IMAGE_DIGEST": "sha256:abc", "FIXED": "x"}) {
+		t.Errorf("PipelineVariables = %v, %v", got, err)
+	}
+	if _, err := PipelineVariables(steps[1].Overrides, nil); err == nil || !strings.Contains(err.Error(), "Image.IMAGE_DIGEST") {
+		t.Errorf("an unresolved pipeline variable gave %v; want an error naming it", err)
+	}
+}
+
+func TestAllowedActionsRefusesWhatItCannotModel(t *testing.T) {
+	for name, policy := range map[string]string{
+		"deny":      `{"Effect": "Deny", "Action": "ecr:PutImage", "Resource": "*"}`,
+		"condition": `{"Effect": "Allow", "Action": "ecr:PutImage", "Resource": "*", "Condition": {"StringEquals": {"aws:RequestTag/x": "y"}}}`,
+		"notaction": `{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}`,
+	} {
+		tmpl := parseTemplate(t, `{"Resources": {
+		  "Role": {"Type": "AWS::IAM::Role", "Properties": {}},
+		  "Policy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "Role"}], "PolicyDocument": {"Statement": [`+policy+`]}}},
+		  "P": {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["Role", "Arn"]}}}}}`)
+		if _, err := AllowedActions(tmpl, "P"); err == nil {
+			t.Errorf("%s: accepted a statement the rehearsal does not model", name)
+		}
+	}
+}
