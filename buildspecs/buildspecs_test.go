@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -43,11 +44,15 @@ func (s spec) commands() []string {
 }
 
 // buildEnv and releaseEnv are the variables a buildspec may read: the contract's,
-// plus the ones CodeBuild itself sets.
+// plus the ones CodeBuild and bash set. Our release.yml also reads what stagecoach
+// passes beyond the seed, and the two settings it documents for users.
 var (
-	codebuildEnv = []string{"AWS_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION", "CODEBUILD_BUILD_SUCCEEDING"}
+	codebuildEnv = []string{"AWS_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION", "CODEBUILD_BUILD_SUCCEEDING", "SECONDS"}
 	buildEnv     = slices.Concat(contract.BuildVariables, []string{contract.DockerfilePath}, codebuildEnv)
 	releaseEnv   = slices.Concat(contract.ReleaseVariables, codebuildEnv)
+	ourRelease   = slices.Concat(releaseEnv,
+		[]string{contract.ImageDigest, contract.RegionalECREndpoint, contract.RegionalECRImageURL},
+		[]string{"RELEASE_TIMEOUT_SECONDS", "RELEASE_POLL_SECONDS"})
 )
 
 var cases = []struct {
@@ -57,7 +62,7 @@ var cases = []struct {
 	ours    bool     // held to our stricter rules, not only the contract's
 }{
 	{"build.yml", buildspecs.Build, buildEnv, true},
-	{"release.yml", buildspecs.Release, releaseEnv, true},
+	{"release.yml", buildspecs.Release, ourRelease, true},
 	{"seed-build.yml", buildspecs.SeedBuild, buildEnv, false},
 	{"seed-release.yml", buildspecs.SeedRelease, releaseEnv, false},
 }
@@ -155,9 +160,11 @@ func TestVersionAndShape(t *testing.T) {
 }
 
 var (
-	// varRef matches $NAME and ${NAME...}; assignment matches NAME= at a word start.
+	// varRef matches $NAME and ${NAME...}; assignment matches NAME= at a word start;
+	// readInto matches `read -r NAME...`, which assigns too.
 	varRef     = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 	assignment = regexp.MustCompile(`(?:^|[\s;(])([A-Za-z_][A-Za-z0-9_]*)=`)
+	readInto   = regexp.MustCompile(`\bread -r((?: [A-Za-z_][A-Za-z0-9_]*)+)`)
 )
 
 func TestReadsOnlyItsContractVariables(t *testing.T) {
@@ -168,6 +175,11 @@ func TestReadsOnlyItsContractVariables(t *testing.T) {
 			for _, c := range s.commands() {
 				for _, m := range assignment.FindAllStringSubmatch(c, -1) {
 					locals[m[1]] = true
+				}
+				for _, m := range readInto.FindAllStringSubmatch(c, -1) {
+					for _, name := range strings.Fields(m[1]) {
+						locals[name] = true
+					}
 				}
 			}
 			var stray []string
@@ -216,6 +228,37 @@ func TestSeedCopiesAreVerbatim(t *testing.T) {
 	for _, tc := range cases[2:] {
 		if !strings.Contains(string(b), tc.text) {
 			t.Errorf("%s is not a verbatim copy of the buildspec on %s", tc.file, page)
+		}
+	}
+}
+
+// TestCommandsParse runs `bash -n` on each command of our files, so a syntax
+// error shows here rather than in a user's first CodeBuild run.
+func TestCommandsParse(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not on PATH")
+	}
+	for _, tc := range cases {
+		if !tc.ours {
+			continue
+		}
+		for _, c := range parse(t, tc.file, tc.text).commands() {
+			if out, err := exec.Command(bash, "-n", "-c", c).CombinedOutput(); err != nil {
+				t.Errorf("%s: bash rejects\n%s\n%s", tc.file, c, out)
+			}
+		}
+	}
+}
+
+// TestReleaseMovesNoLayersInItsRegion: promotion within the home region is a
+// registry-side retag; docker only runs to copy the image to a regional
+// repository.
+func TestReleaseMovesNoLayersInItsRegion(t *testing.T) {
+	const regional = `if [ -n "$` + contract.RegionalECRImageURL + `" ]; then`
+	for _, c := range parse(t, "release.yml", buildspecs.Release).commands() {
+		if strings.Contains(c, "docker ") && !strings.HasPrefix(c, regional) {
+			t.Errorf("release.yml runs docker outside the regional copy:\n%s", c)
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package rehearsal
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -90,77 +88,61 @@ func mustSucceed(t *testing.T, what string, res *Result) {
 	}
 }
 
-// releaseAll releases every stage in order and checks that each stage tag ends
-// on digest and that each stage's service was redeployed in its own region.
-func releaseAll(t *testing.T, h *Harness, release, digest string) {
+// checkUpdate checks that calls redeployed stage's service, and only it, count
+// times, in the stage's region.
+func checkUpdate(t *testing.T, p *pipeline, stage string, calls []Call, count int) {
 	t.Helper()
-	previous := contract.LatestTag
-	for _, s := range stages {
-		res, calls := h.Run(t, release, releaseEnv(h, s, previous))
-		mustSucceed(t, "release to "+s.name, res)
-		if got := h.Registry.Digest(t, repo, s.name); got != digest {
-			t.Errorf("%s: tag %s is on %q, want the built %s", s.name, s.name, got, digest)
+	cluster, service, region := p.where(t, stage)
+	updates := callsTo(calls, "aws", "ecs", "update-service")
+	if len(updates) != count {
+		t.Fatalf("%s: %d update-service calls, want %d: %+v", stage, len(updates), count, updates)
+	}
+	for _, u := range updates {
+		if arg(u.Args, "--cluster") != cluster || arg(u.Args, "--service") != service || arg(u.Args, "--region") != region || !slices.Contains(u.Args, "--force-new-deployment") {
+			t.Errorf("%s: update-service %v, want cluster %s, service %s, region %s, --force-new-deployment", stage, u.Args, cluster, service, region)
 		}
-		updates := callsTo(calls, "aws", "ecs", "update-service")
-		if len(updates) != 1 {
-			t.Fatalf("%s: %d update-service calls, want 1: %+v", s.name, len(updates), calls)
-		}
-		u := updates[0].Args
-		if arg(u, "--cluster") != clusterARN(s) || arg(u, "--service") != s.service || arg(u, "--region") != s.region || !slices.Contains(u, "--force-new-deployment") {
-			t.Errorf("%s: update-service %v, want cluster %s, service %s, region %s, --force-new-deployment", s.name, u, clusterARN(s), s.service, s.region)
-		}
-		// The registry lives in the home region: login must not follow STAGE_REGION.
-		for _, c := range callsTo(calls, "aws", "ecr", "get-login-password") {
-			if r := arg(c.Args, "--region"); r != "" && r != "us-east-1" {
-				t.Errorf("%s: logged in to ECR in %s, want the home region us-east-1", s.name, r)
-			}
-		}
-		previous = s.name
 	}
 }
 
+// checkHomeLogin checks that every login to the home registry asked for a
+// token of the home region: the registry does not follow STAGE_REGION.
+func checkHomeLogin(t *testing.T, stage string, calls []Call) {
+	t.Helper()
+	for _, c := range callsTo(calls, "aws", "ecr", "get-login-password") {
+		if r := arg(c.Args, "--region"); r != "" && r != c.Env["AWS_REGION"] {
+			t.Errorf("%s: logged in to ECR with a token of %s, want the home region %s", stage, r, c.Env["AWS_REGION"])
+		}
+	}
+}
+
+// TestSeedPipeline runs TinyStacks' build.yml and release.yml, verbatim, with
+// the environment, action variables and permissions of the default config's
+// synthesized pipeline.
 func TestSeedPipeline(t *testing.T) {
 	h := newHarness(t)
-	res, calls := h.Run(t, buildspecs.SeedBuild, buildEnv(h, nil))
+	p := newPipeline(t, h, "default/acme-web-pipeline")
+	res, calls := h.RunJob(t, p.job(t, p.build, buildspecs.SeedBuild, ""))
 	mustSucceed(t, "seed build.yml", res)
-	digest := h.Registry.Digest(t, repo, contract.LatestTag)
+	digest := h.Registry.Digest(t, p.repo, contract.LatestTag)
 	if digest == "" {
-		t.Fatalf("seed build.yml left no :latest; tags %v", h.Registry.Tags(t, repo))
+		t.Fatalf("seed build.yml left no :latest; tags %v", h.Registry.Tags(t, p.repo))
 	}
 	builds := callsTo(calls, "docker", "build")
 	if len(builds) != 1 || !slices.Equal(builds[0].Args, []string{"build", "-t", "builtimage", "."}) {
 		t.Errorf("docker build calls %+v, want one `docker build -t builtimage .`", builds)
 	}
-	releaseAll(t, h, buildspecs.SeedRelease, digest)
-	if got, want := sorted(h.Registry.Tags(t, repo)), []string{"dev", "latest", "prod", "staging"}; !slices.Equal(got, want) {
-		t.Errorf("tags %v, want %v", got, want)
+	var stageNames []string
+	for _, s := range p.releases {
+		res, calls := p.release(t, buildspecs.SeedRelease, s.Stage, digest, nil)
+		mustSucceed(t, "seed release.yml to "+s.Stage, res)
+		if got := h.Registry.Digest(t, p.repo, s.Stage); got != digest {
+			t.Errorf("%s: tag %s is on %q, want the built %s", s.Stage, s.Stage, got, digest)
+		}
+		checkUpdate(t, p, s.Stage, calls, 1)
+		checkHomeLogin(t, s.Stage, calls)
+		stageNames = append(stageNames, s.Stage)
 	}
-}
-
-func TestDefaultPipeline(t *testing.T) {
-	h := newHarness(t)
-	// A monorepo service: its Dockerfile is not at the root.
-	if err := os.MkdirAll(filepath.Join(h.Src, "web"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.Src, "web", "Dockerfile"), []byte("FROM scratch\nLABEL service=web\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	commit := h.GitInit(t)
-	res, _ := h.Run(t, buildspecs.Build, buildEnv(h, map[string]string{contract.DockerfilePath: "web/Dockerfile"}))
-	mustSucceed(t, "build.yml", res)
-	digest := h.Registry.Digest(t, repo, contract.LatestTag)
-	if digest == "" {
-		t.Fatal("build.yml left no :latest")
-	}
-	if got := h.Registry.Digest(t, repo, commit); got != digest {
-		t.Errorf("commit tag %s is on %q, want :latest's %s", commit, got, digest)
-	}
-	if got := h.Registry.Labels(t, repo, contract.LatestTag)[LabelDockerfile]; got != "web/Dockerfile" {
-		t.Errorf("image built from %q, want web/Dockerfile (DOCKERFILE_PATH)", got)
-	}
-	releaseAll(t, h, buildspecs.Release, digest)
-	if got, want := sorted(h.Registry.Tags(t, repo)), sorted([]string{"dev", "latest", "prod", "staging", commit}); !slices.Equal(got, want) {
+	if got, want := sorted(h.Registry.Tags(t, p.repo)), sorted(append(stageNames, contract.LatestTag)); !slices.Equal(got, want) {
 		t.Errorf("tags %v, want %v", got, want)
 	}
 }
@@ -253,7 +235,9 @@ func TestSeedPlaceholderUnderDash(t *testing.T) {
 // TestReleaseWithoutLatestFails: a build.yml that forgot to push leaves nothing
 // to release; the first release must fail on the missing image, and must not
 // deploy. The seed's release.yml does redeploy, since CodeBuild runs post_build
-// after a failed build phase; ours checks CODEBUILD_BUILD_SUCCEEDING.
+// after a failed build phase; ours stops in pre_build, before post_build.
+// (The pipeline's digest step stops such an execution before any release; this
+// is a release started by hand, without IMAGE_DIGEST.)
 func TestReleaseWithoutLatestFails(t *testing.T) {
 	noPush := strings.Replace(buildspecs.SeedBuild, "      - docker push $ECR_IMAGE_URL:latest\n", "", 1)
 	if noPush == buildspecs.SeedBuild {
@@ -262,9 +246,11 @@ func TestReleaseWithoutLatestFails(t *testing.T) {
 	for _, tc := range []struct {
 		name, release string
 		deploys       bool
+		phase, failed string // the phase that fails, and how its command starts
+		says          string // what the log says about the missing image
 	}{
-		{"seed", buildspecs.SeedRelease, true},
-		{"default", buildspecs.Release, false},
+		{"seed", buildspecs.SeedRelease, true, PhaseBuild, "docker pull", "manifest for {url}:latest not found"},
+		{"default", buildspecs.Release, false, PhasePreBuild, "region=", "release: {repo} has no image imageTag=latest: nothing to release"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -277,12 +263,13 @@ func TestReleaseWithoutLatestFails(t *testing.T) {
 			if res.Succeeded {
 				t.Fatal("the release succeeded with no image to release")
 			}
-			build, _ := res.Phase(PhaseBuild)
-			if build.Status != Failed || !strings.HasPrefix(build.FailedCommand, "docker pull") {
-				t.Errorf("build phase %+v, want FAILED at docker pull", build)
+			phase, _ := res.Phase(tc.phase)
+			if phase.Status != Failed || !strings.HasPrefix(phase.FailedCommand, tc.failed) {
+				t.Errorf("%s phase %+v, want FAILED at %s", tc.phase, phase, tc.failed)
 			}
-			if !strings.Contains(res.Log, "manifest for "+h.Registry.Host+"/"+repo+":latest not found") {
-				t.Errorf("log does not name the missing image:\n%s", res.Log)
+			says := strings.NewReplacer("{url}", h.Registry.Host+"/"+repo, "{repo}", repo).Replace(tc.says)
+			if !strings.Contains(res.Log, says) {
+				t.Errorf("log does not say %q:\n%s", says, res.Log)
 			}
 			if deployed := len(callsTo(calls, "aws", "ecs", "update-service")) > 0; deployed != tc.deploys {
 				t.Errorf("update-service called: %v, want %v", deployed, tc.deploys)
