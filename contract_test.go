@@ -58,7 +58,7 @@ func TestBuildEnvironment(t *testing.T) {
 			tmpl := s.templates[names.PipelineStack(cfg.App, svc.Name)]
 			endpoint := "${AWS::AccountId}.dkr.ecr." + cfg.Region + ".${AWS::URLSuffix}"
 			want := map[string]variable{
-				contract.S3Bucket:    {"${" + onlyID(t, tmpl, "AWS::S3::Bucket") + "}", "PLAINTEXT"},
+				contract.S3Bucket:    {"${" + artifactBucket(t, tmpl) + "}", "PLAINTEXT"},
 				contract.ECREndpoint: {endpoint, "PLAINTEXT"},
 				contract.ECRImageURL: {endpoint + "/" + names.Repository(cfg.App, svc.Name), "PLAINTEXT"},
 			}
@@ -105,7 +105,7 @@ func TestReleaseEnvironment(t *testing.T) {
 				stageTmpl := s.templates[names.StageStack(cfg.App, stage.Name)]
 				clusterName, serviceName := stageService(t, stageTmpl, svc.Name)
 				want := map[string]variable{
-					contract.S3Bucket:          {"${" + onlyID(t, tmpl, "AWS::S3::Bucket") + "}", "PLAINTEXT"},
+					contract.S3Bucket:          {"${" + artifactBucket(t, tmpl) + "}", "PLAINTEXT"},
 					contract.StageName:         {stage.Name, "PLAINTEXT"},
 					contract.ECREndpoint:       {endpoint, "PLAINTEXT"},
 					contract.ECRImageURL:       {endpoint + "/" + names.Repository(cfg.App, svc.Name), "PLAINTEXT"},
@@ -154,6 +154,14 @@ func stageService(t *testing.T, tmpl map[string]any, svc string) (cluster, servi
 	}
 	t.Fatalf("no ECS service for %s", svc)
 	return "", ""
+}
+
+// artifactBucket is the logical ID of the pipeline's artifact bucket, which is also
+// the bucket S3_BUCKET names.
+func artifactBucket(t *testing.T, tmpl map[string]any) string {
+	t.Helper()
+	p := resources(tmpl, "AWS::CodePipeline::Pipeline")[onlyID(t, tmpl, "AWS::CodePipeline::Pipeline")]
+	return stripRef(render(p["ArtifactStore"].(map[string]any)["Location"]))
 }
 
 func onlyID(t *testing.T, tmpl map[string]any, typ string) string {
@@ -351,3 +359,13 @@ func TestStageStacksDependOnPipelines(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
+
+// TestNoUnsuppressedFindings fails on any error annotation, cdk-nag's AwsSolutions
+// findings included: each accepted finding carries a reason where it is suppressed.
+func TestNoUnsuppressedFindings(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		for _, e := range s.errors {
+			t.Error(e)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/json"
 	"flag"
 	"os"
@@ -44,6 +45,7 @@ type synthesis struct {
 	cfg       *config.Config
 	app       *stacks.App
 	raw       map[string][]byte         // stack name → template as written by the CDK
+	errors    []string                  // error annotations (cdk-nag findings among them)
 	templates map[string]map[string]any // stack name → parsed template
 }
 
@@ -103,6 +105,11 @@ func synthesizeConfig(t *testing.T, path string, cfg *config.Config, validate bo
 		}
 		s.raw[name] = b
 		s.templates[name] = tmpl
+		for _, m := range *st.Messages() {
+			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+				s.errors = append(s.errors, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+			}
+		}
 	}
 	return s
 }

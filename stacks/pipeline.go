@@ -17,6 +17,7 @@ import (
 	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/constructs/contractproject"
+	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 	"github.com/stagecoach/stagecoach/constructs/releasepipeline"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/names"
@@ -27,6 +28,8 @@ type PipelineStack struct {
 	awscdk.Stack
 	// Repository stores the service's images; it is retained on delete.
 	Repository awsecr.Repository
+	// AccessLogs receives the artifact bucket's server access logs; retained on delete.
+	AccessLogs awss3.Bucket
 	// Bucket stores pipeline artifacts, CodeBuild logs and what builds put in
 	// S3_BUCKET; it is retained on delete.
 	Bucket awss3.Bucket
@@ -52,18 +55,45 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		Description:        jsii.String("stagecoach: build and release pipeline of service " + svc.Name + " of " + cfg.App),
 	})}
 
-	st.Bucket = awss3.NewBucket(st.Stack, jsii.String("Bucket"), &awss3.BucketProps{
+	// Server access logs of the bucket below, kept as long as the build logs.
+	st.AccessLogs = awss3.NewBucket(st.Stack, jsii.String("AccessLogs"), &awss3.BucketProps{
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
-		Versioned:         jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id: jsii.String("ExpireOldVersions"),
-			// Versioning guards against mistakes; old versions need not live forever.
-			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30)),
+			Id: jsii.String("ExpireAccessLogs"), Expiration: awscdk.Duration_Days(jsii.Number(logDays)),
 		}},
 	})
+	nagsuppress.Accept(st.AccessLogs, "AwsSolutions-S1",
+		"This bucket receives the artifact bucket's access logs; logging access to it too would need yet another bucket.")
+
+	pipelineName := names.Pipeline(cfg.App, svc.Name)
+	st.Bucket = awss3.NewBucket(st.Stack, jsii.String("Bucket"), &awss3.BucketProps{
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		Versioned:              jsii.Bool(true),
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+		ServerAccessLogsBucket: st.AccessLogs,
+		ServerAccessLogsPrefix: jsii.String("bucket/"),
+		LifecycleRules: &[]*awss3.LifecycleRule{
+			// Versioning guards against mistakes; old versions need not live forever.
+			{Id: jsii.String("ExpireOldVersions"), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30))},
+			// CodePipeline keeps artifacts under the first 20 characters of the
+			// pipeline name; a release never needs one older than this.
+			{Id: jsii.String("ExpirePipelineArtifacts"), Prefix: jsii.String(artifactPrefix(pipelineName)),
+				Expiration: awscdk.Duration_Days(jsii.Number(logDays))},
+			{Id: jsii.String("ExpireBuildLogs"), Prefix: jsii.String("logs/"), Expiration: awscdk.Duration_Days(jsii.Number(logDays))},
+		},
+	})
+	// aws-cdk-lib's grants on this bucket (pipeline artifacts and CodeBuild logs) use
+	// action wildcards; they are scoped to this bucket, whichever role holds them.
+	nagsuppress.AcceptInStack(st.Stack, "AwsSolutions-IAM5",
+		"aws-cdk-lib's grants for the pipeline artifact bucket: object actions with wildcards (s3:GetObject*, s3:List*, …) on this stack's bucket only.",
+		"Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*",
+		`/^Resource::<Bucket83908E77\.Arn>\/\*$/`)
 
 	st.Repository = awsecr.NewRepository(st.Stack, jsii.String("Repository"), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(names.Repository(cfg.App, svc.Name)),
@@ -105,7 +135,8 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		BuildspecFile: svc.Build.Buildspec,
 	})
 	st.Repository.GrantPullPush(st.Build.Role)
-	st.Bucket.GrantReadWrite(st.Build.Role, nil)
+	grantArtifacts(st.Bucket, st.Build.Role)
+	acceptAuthorizationToken(st.Build.Project)
 
 	var stages []releasepipeline.Stage
 	for i, stage := range cfg.Stages {
@@ -132,7 +163,8 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			Timeout:       awscdk.Duration_Minutes(jsii.Number(30)),
 		})
 		st.Repository.GrantPullPush(rel.Role)
-		st.Bucket.GrantReadWrite(rel.Role, nil)
+		grantArtifacts(st.Bucket, rel.Role)
+		acceptAuthorizationToken(rel.Project)
 		// The default release.yml reads the stage tag's current digest, to roll back.
 		st.Repository.Grant(rel.Role, jsii.String("ecr:DescribeImages"))
 		// The release may update and watch this stage's service and nothing else.
@@ -146,7 +178,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 
 	owner, repo := splitRepository(cfg.Source.Repository)
 	st.Pipeline = releasepipeline.New(st.Stack, "Pipeline", releasepipeline.Props{
-		PipelineName:    names.Pipeline(cfg.App, svc.Name),
+		PipelineName:    pipelineName,
 		ArtifactBucket:  st.Bucket,
 		ConnectionARN:   st.ConnectionARN,
 		Owner:           owner,
@@ -159,6 +191,35 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		BuildRevision:   buildRevision(svc),
 	})
 	return st
+}
+
+// logDays is how long build logs, access logs and pipeline artifacts are kept, as
+// TinyStacks kept logs.
+const logDays = 90
+
+// artifactPrefix is where CodePipeline keeps a pipeline's artifacts in its bucket.
+func artifactPrefix(pipeline string) string {
+	if len(pipeline) > 20 {
+		pipeline = pipeline[:20]
+	}
+	return pipeline + "/"
+}
+
+// grantArtifacts lets a buildspec read and write objects in S3_BUCKET: exactly
+// s3:GetObject and s3:PutObject, where GrantReadWrite would add deletes and wildcards.
+func grantArtifacts(bucket awss3.IBucket, role awsiam.IRole) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject"),
+		Resources: jsii.Strings(*bucket.ArnForObjects(jsii.String("*"))),
+	}))
+}
+
+// acceptAuthorizationToken records why a project's role holds ecr:GetAuthorizationToken
+// on "*".
+func acceptAuthorizationToken(project constructs.IConstruct) {
+	nagsuppress.Accept(project, "AwsSolutions-IAM5",
+		"ecr:GetAuthorizationToken has no resource-level permissions (AWS requires \"*\"); every other ECR action is on this service's repository only.",
+		"Resource::*")
 }
 
 // buildRevision fingerprints what the build runs with, so a change re-runs the

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 )
 
 // Props configures a Project. Zero values select the documented defaults.
@@ -111,6 +113,12 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 		},
 	})
 	p.Role = p.Project.Role()
+	nagsuppress.Accept(p.Project, "AwsSolutions-CB4",
+		"Artifacts and logs go to the pipeline bucket (SSE-S3) and a log group; CodeBuild encrypts its own storage with the AWS managed key. A customer managed key would add cost and key administration without changing who can read them.")
+	nagsuppress.Accept(p.Project, "AwsSolutions-IAM5",
+		"CodeBuild's default policy, scoped to this project: its own log streams and report groups named after it.",
+		`/^Resource::arn:[a-z<>:-]+:logs:[a-z0-9-]+:<AWS::AccountId>:log-group:\/aws\/codebuild\/<[A-Za-z0-9]+>:\*$/`,
+		`/^Resource::arn:[a-z<>:-]+:codebuild:[a-z0-9-]+:<AWS::AccountId>:report-group\/<[A-Za-z0-9]+>-\*$/`)
 	return p
 }
 

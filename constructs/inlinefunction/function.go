@@ -6,6 +6,7 @@ package inlinefunction
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -37,15 +38,24 @@ func New(scope constructs.Construct, id string, props Props) awslambda.Function 
 	if retention == "" {
 		retention = awslogs.RetentionDays_THREE_MONTHS
 	}
-	return awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	// An explicit role rather than AWSLambdaBasicExecutionRole: that managed policy
+	// lets the function write to every log group in the account.
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+	logs.GrantWrite(role)
+	fn := awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
 		Description: jsii.String(props.Description),
-		Runtime:     awslambda.Runtime_NODEJS_22_X(),
+		Runtime:     awslambda.Runtime_NODEJS_24_X(),
 		Handler:     jsii.String("index.handler"),
 		Code:        awslambda.Code_FromInline(jsii.String(props.Source)),
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(float64(timeout))),
-		LogGroup: awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-			Retention:     retention,
-			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-		}),
+		Role:        role,
+		LogGroup:    logs,
 	})
+	return fn
 }

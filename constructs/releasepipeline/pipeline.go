@@ -5,6 +5,7 @@
 package releasepipeline
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipeline"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodepipelineactions"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stagecoach/stagecoach/constructs/inlinefunction"
+	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/handlers"
 )
@@ -105,6 +107,12 @@ func (p *Pipeline) rerunOnChange(props Props) {
 	})
 	// Start only once the new build project and pipeline are in place.
 	rerun.Node().AddDependency(p.Pipeline, props.Build)
+	// aws-cdk-lib creates the function behind AwsCustomResource once per stack, with
+	// the managed basic-execution policy; stagecoach cannot pass it a role.
+	stack := awscdk.Stack_Of(p.Construct)
+	nagsuppress.AcceptPath(stack, "/"+*stack.StackName()+"/AWS679f53fac002430cb0da5b7982bd2287/ServiceRole/Resource",
+		"AwsSolutions-IAM4", "aws-cdk-lib's AwsCustomResource function role (CloudWatch Logs only); the function can only start this pipeline.",
+		"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
 }
 
 // New defines a Pipeline under scope.
@@ -214,6 +222,15 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 			},
 		}},
 	})
+
+	// Granted when the pipeline binds the Lambda actions, so accepted after it.
+	nagsuppress.Accept(p.ImageTags.Role(), "AwsSolutions-IAM5",
+		"codepipeline:PutJobSuccessResult and PutJobFailureResult have no resource-level permissions (AWS requires \"*\").",
+		"Resource::*")
+	// The roles CodePipeline assumes to invoke the image-tag function.
+	nagsuppress.Accept(p.Pipeline, "AwsSolutions-IAM5",
+		"aws-cdk-lib's Lambda invoke action: lambda:ListFunctions has no resource-level permissions, and invoking covers the image-tag function's versions (ARN:*).",
+		"Resource::*", `/^Resource::<[A-Za-z0-9]*ImageTags[0-9A-F]{8}\.Arn>:\*$/`)
 
 	if props.BuildRevision != "" {
 		p.rerunOnChange(props)

@@ -4,11 +4,16 @@
 package stagecluster
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 )
 
 // Props configures a Cluster.
@@ -20,6 +25,10 @@ type Props struct {
 	LoadBalancerName string
 	// MaxAZs is how many availability zones the VPC spans. Default: 2.
 	MaxAZs int
+	// LogRetention is how long flow logs are kept. Default: 90 days.
+	LogRetention awslogs.RetentionDays
+	// AccessLogDays is how long load balancer access logs are kept. Default: 90.
+	AccessLogDays int
 }
 
 // Cluster is a stage's shared network, cluster and load balancer.
@@ -34,6 +43,10 @@ type Cluster struct {
 	LoadBalancer elb.ApplicationLoadBalancer
 	// Listener is the HTTP listener services attach their target groups to.
 	Listener elb.ApplicationListener
+	// FlowLogs receives the VPC's flow logs; AccessLogs the load balancer's access
+	// logs. Both are retained on delete.
+	FlowLogs   awslogs.LogGroup
+	AccessLogs awss3.Bucket
 }
 
 // New defines a Cluster under scope.
@@ -46,6 +59,14 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 		azs = 2
 	}
 	c := &Cluster{Construct: constructs.NewConstruct(scope, jsii.String(id))}
+	retention := props.LogRetention
+	if retention == "" {
+		retention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	accessDays := props.AccessLogDays
+	if accessDays == 0 {
+		accessDays = 90
+	}
 
 	// No NAT gateways: they cost more than a small service. Public subnets with
 	// public task IPs reach ECR and Secrets Manager directly.
@@ -57,6 +78,17 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 			SubnetType: awsec2.SubnetType_PUBLIC,
 			CidrMask:   jsii.Number(24),
 		}},
+	})
+
+	// Flow logs (rejected and accepted traffic) for incident review, kept as long as
+	// the other logs.
+	c.FlowLogs = awslogs.NewLogGroup(c.Construct, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	c.Vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(c.FlowLogs, nil),
+		TrafficType: awsec2.FlowLogTrafficType_ALL,
 	})
 
 	c.Cluster = awsecs.NewCluster(c.Construct, jsii.String("Cluster"), &awsecs.ClusterProps{
@@ -71,6 +103,24 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 		InternetFacing:          jsii.Bool(true),
 		DropInvalidHeaderFields: jsii.Bool(true),
 	})
+
+	// Load balancer access logs need an SSE-S3 bucket in the stage's region. Kept on
+	// delete like every log; expired after the log retention.
+	c.AccessLogs = awss3.NewBucket(c.Construct, jsii.String("AccessLogs"), &awss3.BucketProps{
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:         jsii.String("ExpireAccessLogs"),
+			Expiration: awscdk.Duration_Days(jsii.Number(float64(accessDays))),
+		}},
+	})
+	nagsuppress.Accept(c.AccessLogs, "AwsSolutions-S1",
+		"This bucket receives the load balancer's access logs; logging access to it would need another bucket for every log bucket.")
+	c.LoadBalancer.LogAccessLogs(c.AccessLogs, jsii.String("alb"))
+	nagsuppress.Accept(c.LoadBalancer, "AwsSolutions-EC23",
+		"An internet-facing load balancer: its security group admits HTTP from anywhere by design. Tasks admit traffic from this security group only.")
 
 	// The listener's default action comes from the stage's default service, which
 	// attaches without conditions; the others attach with routing rules.

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stagecoach/stagecoach/constructs/desiredcount"
+	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 )
 
 // Props configures a Service. Zero values select the documented defaults.
@@ -169,6 +170,12 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		// Short, so draining old tasks does not hold a rollout.
 		StopTimeout: seconds(r.StopTimeoutSeconds),
 	})
+
+	nagsuppress.Accept(s.TaskDefinition, "AwsSolutions-ECS2",
+		"Runtime variables from the config are plaintext by design (reviewable in the template); secrets are passed as ECS secrets from Secrets Manager or Parameter Store, never as environment values.")
+	nagsuppress.Accept(s.TaskDefinition, "AwsSolutions-IAM5",
+		"ecr:GetAuthorizationToken has no resource-level permissions (AWS requires \"*\"); pulling is limited to this service's repository.",
+		"Resource::*")
 
 	var desired *float64
 	if p.DesiredCount != nil {
