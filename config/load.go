@@ -4,41 +4,65 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
-	"slices"
-	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/printer"
 )
 
-// Load reads the config file at path; see Parse.
+// Load reads the config file at path; see Parse. It reads at most MaxFileSize bytes
+// of it, so a wrong path to a huge file fails at once.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		size := "more than " + byteSize(MaxFileSize)
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = byteSize(fi.Size())
+		}
+		return nil, tooLarge(path, size)
 	}
 	return Parse(data, path)
 }
 
 // Parse decodes a config, applies defaults and validates it. filename only labels
-// messages. Invalid YAML (bad syntax, a duplicate key, an empty file) gives an error
-// that points at the line; a well-formed file with wrong content gives a
-// *ValidationError listing every problem at once.
+// messages. Input that is no config (too large, not text, nested or aliased beyond
+// the limits in limits.go), invalid YAML (bad syntax, a duplicate key) and an empty
+// file give an error that points at the line; a well-formed file with wrong content
+// gives a *ValidationError listing every problem at once.
 func Parse(data []byte, filename string) (*Config, error) {
 	if filename == "" {
 		filename = "<config>"
 	}
-	file, err := parser.ParseBytes(data, 0)
+	if err := checkText(data, filename); err != nil {
+		return nil, err
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte order mark, as some editors write
+	tokens := lexer.Tokenize(string(data))
+	if err := checkShape(tokens, filename); err != nil {
+		return nil, err
+	}
+	file, err := parser.Parse(tokens, 0)
 	if err != nil {
-		return nil, yamlError(filename, err)
+		return nil, yamlError(filename, data, err)
 	}
 	var docs []*ast.DocumentNode
 	for _, d := range file.Docs {
-		if _, null := d.Body.(*ast.NullNode); d.Body != nil && !null {
+		switch d.Body.(type) {
+		case nil, *ast.NullNode, *ast.DirectiveNode:
+			// goccy puts a %YAML directive in a document of its own.
+		default:
 			docs = append(docs, d)
 		}
 	}
@@ -50,6 +74,9 @@ func Parse(data []byte, filename string) (*Config, error) {
 		return nil, fmt.Errorf("%s:%d:%d: a second YAML document starts here; the config is one document, so remove the \"---\" line and merge what follows into the first", filename, pos.Line, pos.Column)
 	}
 	doc := docs[0]
+	if err := checkAliases(doc.Body, filename); err != nil {
+		return nil, err
+	}
 
 	s := newSchema()
 	s.record(nil, firstToken(doc.Body))
@@ -63,7 +90,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	// Strict stays on as a safety net: the schema walk drops unknown keys itself.
 	dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.Strict())
 	if err := dec.DecodeFromNode(doc.Body, &c); err != nil {
-		return nil, yamlError(filename, err)
+		return nil, yamlError(filename, data, err)
 	}
 
 	explicit := make([]bool, len(c.Services))
@@ -73,7 +100,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	c.ApplyDefaults()
 	problems := s.problems
 	for _, p := range c.validate(explicit) {
-		if !slices.ContainsFunc(s.broken, func(b keyPath) bool { return hasPrefix(p.path, b) }) {
+		if !s.isBroken(p.path) {
 			problems = append(problems, p)
 		}
 	}
@@ -83,18 +110,15 @@ func Parse(data []byte, filename string) (*Config, error) {
 	return &c, nil
 }
 
-func hasPrefix(p, prefix keyPath) bool {
-	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
-}
-
-// yamlError keeps goccy's message and source excerpt, located as file:line:column.
-func yamlError(filename string, err error) error {
+// yamlError keeps goccy's message, located as file:line:column, with an excerpt of
+// data around it.
+func yamlError(filename string, data []byte, err error) error {
 	var ye yaml.Error
-	if !errors.As(err, &ye) || ye.GetToken() == nil {
+	if !errors.As(err, &ye) || ye.GetToken() == nil || ye.GetToken().Position == nil {
 		return fmt.Errorf("%s: %w", filename, err)
 	}
 	pos := ye.GetToken().Position
-	return &SyntaxError{File: filename, Line: pos.Line, Column: pos.Column, Err: ye}
+	return &SyntaxError{File: filename, Line: pos.Line, Column: pos.Column, Err: ye, excerpt: excerpt(data, pos.Line, pos.Column)}
 }
 
 // SyntaxError is a file that is not valid YAML for a config: bad syntax, a duplicate
@@ -106,12 +130,17 @@ type SyntaxError struct {
 	Line, Column int
 	// Err is goccy's error.
 	Err yaml.Error
+
+	excerpt string
 }
 
 func (e *SyntaxError) Error() string {
-	var p printer.Printer
-	return fmt.Sprintf("%s:%d:%d: %s\n%s", e.File, e.Line, e.Column,
-		e.Err.GetMessage(), strings.TrimRight(p.PrintErrorToken(e.Err.GetToken(), false), "\n"))
+	// goccy's message may quote a key or value of any length.
+	msg := fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, clip(e.Err.GetMessage(), 3*maxQuoted))
+	if e.excerpt != "" {
+		msg += "\n" + e.excerpt
+	}
+	return msg
 }
 
 func (e *SyntaxError) Unwrap() error { return e.Err }

@@ -649,3 +649,21 @@ func TestParseEveryProblemAtOnce(t *testing.T) {
 		t.Error("the error repeats a plaintext secret value; it must never reach logs")
 	}
 }
+
+func TestParseByteOrderMarkAndDirective(t *testing.T) {
+	for _, prefix := range []string{"\ufeff", "%YAML 1.2\n---\n"} {
+		if _, err := Parse([]byte(prefix+strings.TrimPrefix(minimal, "\n")), "stagecoach.yaml"); err != nil {
+			t.Errorf("Parse with %q before the config: %v", prefix, err)
+		}
+	}
+}
+
+func TestExcerptLongLine(t *testing.T) {
+	line := strings.Repeat("a", 500) + "!" + strings.Repeat("b", 500)
+	got := excerpt([]byte("x: 1\n"+line+"\n"), 2, 501)
+	// 100 characters from 50 before the column, the caret under the "!".
+	want := "   1 | x: 1\n>  2 | …" + strings.Repeat("a", 49) + "!" + strings.Repeat("b", 50) + "…\n" + strings.Repeat(" ", len(">  2 | …")-2+49) + "^"
+	if got != want {
+		t.Errorf("excerpt:\n%s\nwant:\n%s", got, want)
+	}
+}

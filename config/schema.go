@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ func (p keyPath) String() string {
 			if !plainKey.MatchString(e) {
 				// Keys a user got wrong may hold anything; quote them so the path
 				// stays unambiguous.
-				fmt.Fprintf(&b, "[%s]", strconv.Quote(e))
+				fmt.Fprintf(&b, "[%s]", strconv.Quote(clip(e, maxQuoted)))
 				continue
 			}
 			if b.Len() > 0 {
@@ -65,23 +66,33 @@ type schema struct {
 	problems []problem
 	// broken holds the paths whose value was dropped: later problems under them
 	// (such as "required") would only repeat the first one.
-	broken []keyPath
+	broken map[string]bool
 	pos    map[string]token.Position
 }
 
 func newSchema() *schema {
-	return &schema{pos: map[string]token.Position{}}
+	return &schema{pos: map[string]token.Position{}, broken: map[string]bool{}}
+}
+
+// isBroken reports whether p is at or under a dropped value.
+func (s *schema) isBroken(p keyPath) bool {
+	for n := len(p); n > 0; n-- {
+		if s.broken[p[:n].String()] {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *schema) addf(p keyPath, format string, args ...any) {
-	s.problems = append(s.problems, problem{p, fmt.Sprintf(format, args...)})
+	s.problems = append(s.problems, problem{p, fmt.Sprintf(format, clipQuoted(format, args)...)})
 }
 
 // drop reports a value that cannot be decoded into its field and replaces it by
 // null, so the field keeps its zero value.
 func (s *schema) drop(n ast.Node, p keyPath, set func(ast.Node), format string, args ...any) {
 	s.addf(p, format, args...)
-	s.broken = append(s.broken, p)
+	s.broken[p.String()] = true
 	set(ast.Null(n.GetToken()))
 }
 
@@ -109,7 +120,7 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 	case reflect.Struct:
 		m, ok := n.(*ast.MappingNode)
 		if !ok {
-			s.drop(n, p, set, "must be a mapping of keys (%s), not %s", strings.Join(yamlKeys(t), ", "), describe(n))
+			s.drop(n, p, set, "must be a mapping of keys (%s), not %s", strings.Join(yamlKeys(t), ", "), describe(n, p))
 			return
 		}
 		keep := m.Values[:0:0]
@@ -136,7 +147,7 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 	case reflect.Map:
 		m, ok := n.(*ast.MappingNode)
 		if !ok {
-			s.drop(n, p, set, "must be a mapping of NAME: value pairs, not %s", describe(n))
+			s.drop(n, p, set, "must be a mapping of NAME: value pairs, not %s", describe(n, p))
 			return
 		}
 		for _, mv := range m.Values {
@@ -150,7 +161,7 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 	case reflect.Slice:
 		q, ok := n.(*ast.SequenceNode)
 		if !ok {
-			s.drop(n, p, set, "must be a list (items starting with \"- \", or [a, b]), not %s", describe(n))
+			s.drop(n, p, set, "must be a list (items starting with \"- \", or [a, b]), not %s", describe(n, p))
 			return
 		}
 		for i, item := range q.Values {
@@ -163,7 +174,7 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 		case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
 			set(ast.String(n.GetToken()))
 		default:
-			s.drop(n, p, set, "must be a single value, not %s", describe(n))
+			s.drop(n, p, set, "must be a single value, not %s", describe(n, p))
 		}
 	case reflect.Int:
 		switch v := n.(type) {
@@ -184,11 +195,11 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 				s.drop(n, p, set, "must be a whole number, not %q", v.Value)
 			}
 		default:
-			s.drop(n, p, set, "must be a whole number, not %s", describe(n))
+			s.drop(n, p, set, "must be a whole number, not %s", describe(n, p))
 		}
 	case reflect.Bool:
 		if _, ok := n.(*ast.BoolNode); !ok {
-			s.drop(n, p, set, "must be true or false, not %s", describe(n))
+			s.drop(n, p, set, "must be true or false, not %s", describe(n, p))
 		}
 	}
 }
@@ -229,17 +240,23 @@ func firstToken(n ast.Node) *token.Token {
 	return n.GetToken()
 }
 
-// describe names a node's shape for messages.
-func describe(n ast.Node) string {
+// describe names a node's shape for messages. Under a secrets key it never quotes a
+// value: a plaintext secret written by mistake must not reach a CI log.
+func describe(n ast.Node, p keyPath) string {
+	if slices.Contains(p, any("secrets")) {
+		if _, ok := n.(ast.ScalarNode); ok {
+			return "a single value"
+		}
+	}
 	switch v := n.(type) {
 	case *ast.MappingNode:
 		return "a mapping"
 	case *ast.SequenceNode:
 		return "a list"
 	case *ast.StringNode:
-		return strconv.Quote(v.Value)
+		return strconv.Quote(clip(v.Value, maxQuoted))
 	case ast.ScalarNode:
-		return v.GetToken().Value
+		return clip(v.GetToken().Value, maxQuoted)
 	}
 	return "this"
 }

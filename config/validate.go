@@ -36,6 +36,12 @@ const (
 	// MaxScale is the highest task count stagecoach accepts, a guard against a typo
 	// that would run (and bill) thousands of tasks.
 	MaxScale = 100
+	// MaxStages is the most stages an app may have: a CodePipeline pipeline has at
+	// most 50 stages, and source and build take two.
+	MaxStages = 48
+	// MaxServices is the most services an app may have: each adds about 14
+	// resources to every stage stack, and a CloudFormation stack holds at most 500.
+	MaxServices = 25
 )
 
 // Problem is one thing wrong in a config.
@@ -78,7 +84,11 @@ func (e *ValidationError) Error() string {
 		noun = "problem"
 	}
 	fmt.Fprintf(&b, "%s has %d %s:", name, len(e.Problems), noun)
-	for _, p := range e.Problems {
+	for i, p := range e.Problems {
+		if i == maxShown {
+			fmt.Fprintf(&b, "\n… and %d more; fix these first", len(e.Problems)-i)
+			break
+		}
 		b.WriteByte('\n')
 		switch {
 		case e.File != "" && p.Line > 0:
@@ -92,6 +102,10 @@ func (e *ValidationError) Error() string {
 	}
 	return b.String()
 }
+
+// maxShown is the most problems Error lists: past it, the file is likely not a
+// config at all, and a longer list would bury the first lines.
+const maxShown = 100
 
 // problem is a Problem before it is located in the file.
 type problem struct {
@@ -138,7 +152,7 @@ type validator struct {
 }
 
 func (v *validator) addf(p keyPath, format string, args ...any) {
-	v.problems = append(v.problems, problem{p, fmt.Sprintf(format, args...)})
+	v.problems = append(v.problems, problem{p, fmt.Sprintf(format, clipQuoted(format, args)...)})
 }
 
 // validate runs every rule. explicitPriority[i] tells whether service i's route
@@ -149,6 +163,11 @@ func (c *Config) validate(explicitPriority []bool) []problem {
 	v.checkName(keyPath{"app"}, c.App, MaxAppName, "app", "acme")
 	v.checkRegion(keyPath{"region"}, c.Region, true)
 	v.checkSource()
+	if v.tooMany() {
+		// Some checks below compare every stage with every service; report the
+		// counts alone.
+		return v.problems
+	}
 	v.checkStages()
 	v.checkServices()
 	v.checkDerivedNames()
@@ -157,7 +176,7 @@ func (c *Config) validate(explicitPriority []bool) []problem {
 }
 
 var (
-	nameRe       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	nameRe       = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	regionRe     = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
 	connectionRe = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$`)
 	repoPartRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -180,7 +199,7 @@ func (v *validator) checkName(p keyPath, name string, maxLen int, what, example 
 		v.addf(p, "required; name the %s, e.g. %q", what, example)
 	case len(name) > maxLen:
 		v.addf(p, "%q has %d characters, but %s names may have at most %d so that the AWS resource names built from them fit their limits; shorten it", name, len(name), what, maxLen)
-	case !nameRe.MatchString(name) || strings.HasSuffix(name, "-") || strings.Contains(name, "--"):
+	case !nameRe.MatchString(name):
 		msg := fmt.Sprintf("%q is not a valid %s name: use lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen (it becomes part of AWS resource names)", name, what)
 		if s := sanitize(name); s != "" && len(s) <= maxLen {
 			msg += fmt.Sprintf("; e.g. %q", s)
@@ -205,6 +224,18 @@ func sanitize(s string) string {
 		return ""
 	}
 	return out
+}
+
+// tooMany reports stages or services beyond MaxStages and MaxServices.
+func (v *validator) tooMany() bool {
+	c := v.c
+	if n := len(c.Stages); n > MaxStages {
+		v.addf(keyPath{"stages"}, "has %d stages, but a pipeline takes at most %d (CodePipeline's 50, less source and build); release through fewer stages", n, MaxStages)
+	}
+	if n := len(c.Services); n > MaxServices {
+		v.addf(keyPath{"services"}, "has %d services, but an app may have at most %d (each adds about 14 resources to every stage stack, and a CloudFormation stack holds 500); split them over two apps", n, MaxServices)
+	}
+	return len(c.Stages) > MaxStages || len(c.Services) > MaxServices
 }
 
 func (v *validator) checkRegion(p keyPath, region string, required bool) {
