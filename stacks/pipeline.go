@@ -95,11 +95,16 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		"Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*",
 		`/^Resource::<Bucket83908E77\.Arn>\/\*$/`)
 
+	mutability, exclusions := tagMutability(cfg)
 	st.Repository = awsecr.NewRepository(st.Stack, jsii.String("Repository"), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(names.Repository(cfg.App, svc.Name)),
 		ImageScanOnPush: jsii.Bool(true),
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules:  repositoryLifecycle(cfg),
+		// Commit tags (and any other build tag) can never be overwritten; :latest
+		// and the stage tags must move, so they are the exceptions.
+		ImageTagMutability:                 mutability,
+		ImageTagMutabilityExclusionFilters: exclusions,
 	})
 
 	st.ConnectionARN = cfg.Source.Connection
@@ -165,8 +170,9 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		st.Repository.GrantPullPush(rel.Role)
 		grantArtifacts(st.Bucket, rel.Role)
 		acceptAuthorizationToken(rel.Project)
-		// The default release.yml reads the stage tag's current digest, to roll back.
-		st.Repository.Grant(rel.Role, jsii.String("ecr:DescribeImages"))
+		// The default release.yml reads the stage tag's current digest, to roll back,
+		// and removes the tag when a stage's very first release fails.
+		st.Repository.Grant(rel.Role, jsii.String("ecr:DescribeImages"), jsii.String("ecr:BatchDeleteImage"))
 		// The release may update and watch this stage's service and nothing else.
 		rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings("ecs:UpdateService", "ecs:DescribeServices"),
@@ -234,6 +240,23 @@ func buildRevision(svc config.Service) string {
 	}
 	sum := sha256.Sum256(b) // maps marshal with sorted keys: stable
 	return hex.EncodeToString(sum[:8])
+}
+
+// maxMutableTags is how many exclusion filters ECR accepts on a repository.
+const maxMutableTags = 5
+
+// tagMutability makes every tag immutable except :latest and the stage tags. ECR takes
+// at most five exceptions, so an app with more than four stages keeps mutable tags
+// (the README says so).
+func tagMutability(cfg *config.Config) (awsecr.TagMutability, *[]awsecr.ImageTagMutabilityExclusionFilter) {
+	if len(cfg.Stages)+1 > maxMutableTags {
+		return awsecr.TagMutability_MUTABLE, nil
+	}
+	filters := []awsecr.ImageTagMutabilityExclusionFilter{awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(contract.LatestTag))}
+	for _, s := range cfg.Stages {
+		filters = append(filters, awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(s.Name)))
+	}
+	return awsecr.TagMutability_IMMUTABLE_WITH_EXCLUSION, &filters
 }
 
 // repositoryLifecycle keeps every image a stage or :latest points to, expires

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stagecoach/stagecoach/names"
+)
+
+// statement is one IAM policy statement, rendered.
+type statement struct {
+	Policy    string   // logical ID of the AWS::IAM::Policy
+	Roles     []string // logical IDs of the roles it is attached to
+	Actions   []string
+	Resources []string
+}
+
+func statements(tmpl map[string]any) []statement {
+	var out []statement
+	for id, p := range resources(tmpl, "AWS::IAM::Policy") {
+		var roles []string
+		for _, r := range p["Roles"].([]any) {
+			roles = append(roles, stripRef(render(r)))
+		}
+		doc := p["PolicyDocument"].(map[string]any)
+		for _, s := range doc["Statement"].([]any) {
+			st := s.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			out = append(out, statement{Policy: id, Roles: roles, Actions: strs(st["Action"]), Resources: strs(st["Resource"])})
+		}
+	}
+	return out
+}
+
+// strs renders a string or a list of values.
+func strs(v any) []string {
+	if l, ok := v.([]any); ok {
+		var out []string
+		for _, x := range l {
+			out = append(out, render(x))
+		}
+		return out
+	}
+	return []string{render(v)}
+}
+
+// wildcardActions are the only actions granted on "*", each because AWS offers no
+// resource-level permission for it (see the README's security section).
+var wildcardActions = []string{
+	"ecr:GetAuthorizationToken",
+	"codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult",
+	"lambda:ListFunctions",
+}
+
+// TestOnlyUnscopableActionsOnStar pins that no role gets any action on "*" except
+// the ones AWS cannot scope.
+func TestOnlyUnscopableActionsOnStar(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		for stack, tmpl := range s.templates {
+			for _, st := range statements(tmpl) {
+				if !slices.Contains(st.Resources, "*") {
+					continue
+				}
+				for _, a := range st.Actions {
+					if !slices.Contains(wildcardActions, a) {
+						t.Errorf("%s/%s grants %s on *", stack, st.Policy, a)
+					}
+				}
+			}
+		}
+	})
+}
+
+// grantsOf returns every action → resources granted to the roles whose logical ID
+// starts with prefix.
+func grantsOf(tmpl map[string]any, prefix string) map[string][]string {
+	out := map[string][]string{}
+	for _, st := range statements(tmpl) {
+		if !slices.ContainsFunc(st.Roles, func(r string) bool { return strings.HasPrefix(r, prefix) }) {
+			continue
+		}
+		for _, a := range st.Actions {
+			out[a] = append(out[a], st.Resources...)
+		}
+	}
+	for a := range out {
+		sort.Strings(out[a])
+		out[a] = slices.Compact(out[a])
+	}
+	return out
+}
+
+// TestLeastPrivilege pins what the build, release and task roles may do.
+func TestLeastPrivilege(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		cfg := s.cfg
+		for _, svc := range cfg.Services {
+			tmpl := s.templates[names.PipelineStack(cfg.App, svc.Name)]
+			repo := "${" + onlyID(t, tmpl, "AWS::ECR::Repository") + ".Arn}"
+			check := func(role string, grants map[string][]string) {
+				t.Helper()
+				for action, res := range grants {
+					service := strings.SplitN(action, ":", 2)[0]
+					switch service {
+					case "ecr":
+						if action != "ecr:GetAuthorizationToken" && !slices.Equal(res, []string{repo}) {
+							t.Errorf("%s: %s on %v, want only the service's repository %s", role, action, res, repo)
+						}
+					case "ecs":
+						if !strings.HasPrefix(role, "Release") {
+							t.Errorf("%s may call %s", role, action)
+						}
+					case "s3", "logs", "codebuild", "codeconnections", "codestar-connections", "ssm", "secretsmanager", "kms":
+					default:
+						t.Errorf("%s: unexpected %s on %v", role, action, res)
+					}
+				}
+			}
+			build := grantsOf(tmpl, "BuildProjectRole")
+			if len(build["ecr:PutImage"]) == 0 || len(build["ecr:GetAuthorizationToken"]) == 0 {
+				t.Errorf("the build role cannot push: %v", build)
+			}
+			check("Build", build)
+			for i, stage := range cfg.Stages {
+				role := "Release" + pascal(stage.Name)
+				grants := grantsOf(tmpl, role+"ProjectRole")
+				check(role, grants)
+				want := []string{fmt.Sprintf("arn:${AWS::Partition}:ecs:%s:${AWS::AccountId}:service/%s/%s",
+					cfg.StageRegion(i), names.Cluster(cfg.App, stage.Name), names.Service(cfg.App, stage.Name, svc.Name))}
+				for _, a := range []string{"ecs:UpdateService", "ecs:DescribeServices"} {
+					if !slices.Equal(grants[a], want) {
+						t.Errorf("%s: %s on %v, want only %v", role, a, grants[a], want)
+					}
+				}
+			}
+		}
+		for _, stage := range cfg.Stages {
+			tmpl := s.templates[names.StageStack(cfg.App, stage.Name)]
+			for i, svc := range cfg.Services {
+				_ = i
+				grants := grantsOf(tmpl, pascal(svc.Name)+"TaskExecutionRole")
+				if len(grants["ecr:BatchGetImage"]) == 0 {
+					t.Errorf("%s/%s execution role cannot pull: %v", stage.Name, svc.Name, grants)
+				}
+				repoARN := fmt.Sprintf("arn:${AWS::Partition}:ecr:%s:${AWS::AccountId}:repository/%s", cfg.Region, names.Repository(cfg.App, svc.Name))
+				for action, res := range grants {
+					switch {
+					case action == "ecr:GetAuthorizationToken":
+					case strings.HasPrefix(action, "ecr:"):
+						if !slices.Equal(res, []string{repoARN}) {
+							t.Errorf("%s/%s execution role: %s on %v, want only %s", stage.Name, svc.Name, action, res, repoARN)
+						}
+					case strings.HasPrefix(action, "secretsmanager:"), strings.HasPrefix(action, "ssm:"):
+						// Exactly the configured secrets: checked by TestSecretsAreReferences.
+					case strings.HasPrefix(action, "logs:"):
+					default:
+						t.Errorf("%s/%s execution role may %s on %v", stage.Name, svc.Name, action, res)
+					}
+				}
+			}
+		}
+	})
+}
+
+func pascal(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
