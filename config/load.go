@@ -41,10 +41,17 @@ func Load(path string) (*Config, error) {
 // the limits in limits.go), invalid YAML (bad syntax, a duplicate key) and an empty
 // file give an error that points at the line; a well-formed file with wrong content
 // gives a *ValidationError listing every problem at once.
-func Parse(data []byte, filename string) (*Config, error) {
+func Parse(data []byte, filename string) (c *Config, err error) {
 	if filename == "" {
 		filename = "<config>"
 	}
+	defer func() {
+		// goccy's decoder has panicked on input its parser accepted (see
+		// testdata/fuzz); a bad config must not crash cdk synth with a stack trace.
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("%s: %w (%v); meanwhile, look for unusual YAML in the file (tags, anchors, complex keys) and write it plainly", filename, errPanic, r)
+		}
+	}()
 	if err := checkText(data, filename); err != nil {
 		return nil, err
 	}
@@ -86,10 +93,10 @@ func Parse(data []byte, filename string) (*Config, error) {
 		// The walk dropped the whole file: it is not a mapping.
 		return nil, newValidationError(filename, s.problems, s.pos)
 	}
-	var c Config
+	c = new(Config)
 	// Strict stays on as a safety net: the schema walk drops unknown keys itself.
 	dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.Strict())
-	if err := dec.DecodeFromNode(doc.Body, &c); err != nil {
+	if err := dec.DecodeFromNode(doc.Body, c); err != nil {
 		return nil, yamlError(filename, data, err)
 	}
 
@@ -107,8 +114,11 @@ func Parse(data []byte, filename string) (*Config, error) {
 	if len(problems) > 0 {
 		return nil, newValidationError(filename, problems, s.pos)
 	}
-	return &c, nil
+	return c, nil
 }
+
+// errPanic marks an error that stands for a panic while reading a config.
+var errPanic = errors.New("reading this file failed inside stagecoach or its YAML library, which is a bug: please report it with the file")
 
 // yamlError keeps goccy's message, located as file:line:column, with an excerpt of
 // data around it.

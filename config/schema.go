@@ -110,8 +110,12 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 	case *ast.AnchorNode:
 		s.walk(m.Value, t, p, func(x ast.Node) { m.Value = x })
 		return
-	case *ast.AliasNode, *ast.TagNode:
+	case *ast.AliasNode:
 		return // goccy resolves these; the anchored value was checked where it was written
+	case *ast.TagNode:
+		// A config has no use for tags, and goccy's decoder panics on some.
+		s.drop(n, p, set, "YAML tags such as %s are not supported; write the value plainly (in quotes to keep it text)", clip(m.Start.Value, maxQuoted))
+		return
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -150,14 +154,22 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 			s.drop(n, p, set, "must be a mapping of NAME: value pairs, not %s", describe(n, p))
 			return
 		}
+		keep := m.Values[:0:0]
 		for _, mv := range m.Values {
 			tk := mv.Key.GetToken()
-			if _, isString := mv.Key.(*ast.StringNode); !isString && isScalar(mv.Key) {
+			if !isScalar(mv.Key) || mv.Key.IsMergeKey() {
+				s.record(p.at(tk.Value), tk)
+				s.addf(p.at(tk.Value), "must be a plain NAME, not %s", describeKey(mv.Key))
+				continue
+			}
+			if _, isString := mv.Key.(*ast.StringNode); !isString {
 				mv.Key = ast.String(tk) // FOO_1: and 123: are names as written
 			}
+			keep = append(keep, mv)
 			s.record(p.at(tk.Value), tk)
 			s.walk(mv.Value, t.Elem(), p.at(tk.Value), func(x ast.Node) { mv.Value = x })
 		}
+		m.Values = keep
 	case reflect.Slice:
 		q, ok := n.(*ast.SequenceNode)
 		if !ok {
@@ -238,6 +250,19 @@ func firstToken(n ast.Node) *token.Token {
 		return m.Values[0].Key.GetToken()
 	}
 	return n.GetToken()
+}
+
+// describeKey names the shape of a mapping key that is not a plain name.
+func describeKey(n ast.Node) string {
+	switch n.(type) {
+	case *ast.TagNode:
+		return "a tagged value"
+	case *ast.MergeKeyNode:
+		return "a merge key (<<)"
+	case *ast.AnchorNode, *ast.AliasNode:
+		return "an anchor or alias"
+	}
+	return describe(n, nil)
 }
 
 // describe names a node's shape for messages. Under a secrets key it never quotes a
