@@ -7,16 +7,23 @@
 package config
 
 // Config is a whole stagecoach.yaml after Load: defaults applied and validated.
+//
+// The doc comments of these types are the reference users read: cmd/configdoc turns
+// them into the key table in README.md and the descriptions in
+// stagecoach.schema.json. So each one starts with the field's name followed by
+// what the key does, names keys as they are written in YAML, and ends with
+// "Required." or "Default: …" (behaviour, not a zero value).
 type Config struct {
-	// App prefixes every stack and physical resource name, e.g. "acme". Required.
+	// App prefixes every stack and physical resource name, e.g. "acme": lowercase
+	// letters, digits and single hyphens. Required.
 	App string `yaml:"app"`
-	// Region is the home region: pipelines, build and release projects, the
-	// ECR repositories and the artifact buckets live here. Required.
+	// Region is the home region: pipelines, build and release projects, ECR
+	// repositories and artifact buckets live there. Required.
 	Region string `yaml:"region"`
 	// Source is the Git repository and branch every pipeline watches. Required.
 	Source Source `yaml:"source"`
-	// Stages lists the deployment stages in release order; every service is released
-	// through all of them. Required, at least one.
+	// Stages lists the deployment stages in release order; every service is
+	// released through all of them. Required, at least one.
 	Stages []Stage `yaml:"stages"`
 	// Services lists the container services built from the repository. Required,
 	// at least one.
@@ -25,66 +32,74 @@ type Config struct {
 
 // Source is the repository the pipelines build from.
 type Source struct {
-	// Provider is the Git host: "GitHub", "GitLab" or "Bitbucket". It matters only when
-	// Connection is empty and the stack creates the connection. Default: GitHub.
+	// Provider is the Git host: GitHub, GitLab or Bitbucket. It matters only when
+	// connection is left out and the pipeline stacks create the connection.
+	// Default: GitHub.
 	Provider string `yaml:"provider,omitempty"`
-	// Repository is "owner/name" on the provider. Required.
+	// Repository is owner/name on the provider, e.g. acme/shop; GitLab groups may
+	// nest (group/subgroup/name). Required.
 	Repository string `yaml:"repository"`
 	// Branch is the branch whose pushes start the pipelines. Default: main.
 	Branch string `yaml:"branch,omitempty"`
 	// Connection is the ARN of an existing, approved CodeConnections (or CodeStar
-	// Connections) connection. Default: each pipeline stack creates one, which starts
-	// pending until approved once in the console.
+	// Connections) connection. Default: each pipeline stack creates one, which
+	// stays pending until approved once in the console.
 	Connection string `yaml:"connection,omitempty"`
 }
 
 // Stage is one environment, e.g. dev, staging or prod.
 type Stage struct {
-	// Name of the stage; becomes the image tag released to it. Required.
+	// Name is the stage's name and the image tag released to it; "latest" is
+	// taken by the build. Required.
 	Name string `yaml:"name"`
-	// Approval makes the pipeline wait for a manual approval before releasing to this
-	// stage. Default: false.
+	// Approval makes the pipeline wait for a manual approval before releasing to
+	// this stage. Default: false.
 	Approval bool `yaml:"approval,omitempty"`
-	// Region the stage runs in. Default: the home region.
+	// Region is the region the stage runs in. Default: the home region.
 	Region string `yaml:"region,omitempty"`
 }
 
 // Service is one container image built from the repository and run in every stage.
 type Service struct {
-	// Name of the service, unique in the app. Required.
+	// Name is the service's name, unique in the app. Required.
 	Name string `yaml:"name"`
-	// Dockerfile is the path of the service's Dockerfile relative to the repository
-	// root; it is passed to the build as DOCKERFILE_PATH. Default: unset, and the
-	// build uses ./Dockerfile.
+	// Dockerfile is the path of the service's Dockerfile from the repository root;
+	// the build gets it as DOCKERFILE_PATH. Default: unset, and the build uses
+	// ./Dockerfile.
 	Dockerfile string `yaml:"dockerfile,omitempty"`
-	// Paths are glob patterns of repository files; only pushes touching one of them
-	// start this service's pipeline. Default: every push starts it.
+	// Paths are glob patterns of repository files; only pushes touching one of
+	// them start this service's pipeline. Default: every push starts it.
 	Paths []string `yaml:"paths,omitempty"`
 	// Port is the container port the load balancer sends traffic to. Default: 8000.
 	Port int `yaml:"port,omitempty"`
 	// HealthCheck is the HTTP path the load balancer probes. Default: /ping.
 	HealthCheck string `yaml:"healthCheck,omitempty"`
-	// Route sends matching requests to this service. Exactly one service per app has
-	// no route: it receives everything no other service matches. Default: none.
+	// Route sends matching requests to this service. Exactly one service per app
+	// has no route: it receives every request no route matches. Default: none.
 	Route *Route `yaml:"route,omitempty"`
-	// CPU units for the Fargate task (256, 512, 1024, 2048, 4096, 8192, 16384).
-	// Default: 256.
+	// CPU is the Fargate task's CPU units: 256, 512, 1024, 2048, 4096, 8192 or
+	// 16384. Default: 256.
 	CPU int `yaml:"cpu,omitempty"`
-	// Memory of the Fargate task in MiB; must be valid for CPU. Default: 512.
+	// Memory is the Fargate task's memory in MiB, one that Fargate allows with
+	// cpu. Default: 512.
 	Memory int `yaml:"memory,omitempty"`
-	// Scale bounds the task count and sets the CPU target. Default: 1 to 2 tasks at 70%.
+	// Scale bounds the task count and sets the CPU target of autoscaling.
+	// Default: 1 to 2 tasks at 70% CPU.
 	Scale *Scale `yaml:"scale,omitempty"`
 	// Env are runtime environment variables for every stage. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
-	// Secrets are runtime variables read at task start from Secrets Manager (a secret
-	// ARN) or SSM Parameter Store (a parameter name starting with "/" or a parameter
-	// ARN), for every stage. Default: none.
+	// Secrets are runtime variables read at task start from Secrets Manager (a
+	// secret ARN, optionally with :json-key:version-stage:version-id) or SSM
+	// Parameter Store (a parameter name starting with "/", or its ARN), for
+	// every stage. Default: none.
 	Secrets map[string]string `yaml:"secrets,omitempty"`
 	// Build configures the build project that runs build.yml once per push.
+	// Default: the built-in build.yml, no variables.
 	Build Build `yaml:"build,omitempty"`
-	// Release configures the release projects that run release.yml once per stage.
+	// Release configures the release projects that run release.yml once per
+	// stage. Default: the built-in release.yml, no extra variables.
 	Release Release `yaml:"release,omitempty"`
-	// Stages holds per-stage overrides keyed by stage name. Default: none.
+	// Stages holds overrides for single stages, keyed by stage name. Default: none.
 	Stages map[string]StageOverride `yaml:"stages,omitempty"`
 }
 
@@ -92,10 +107,10 @@ type Service struct {
 type Route struct {
 	// Paths are path patterns, e.g. "/api/*". Default: any path.
 	Paths []string `yaml:"paths,omitempty"`
-	// Hosts are host headers, e.g. "api.example.com". Default: any host.
+	// Hosts are host header patterns, e.g. api.example.com. Default: any host.
 	Hosts []string `yaml:"hosts,omitempty"`
-	// Priority orders listener rules (1 is evaluated first). Default: 10 × the
-	// service's position in services.
+	// Priority orders the load balancer's rules; 1 is evaluated first.
+	// Default: 10 × the service's position in services.
 	Priority int `yaml:"priority,omitempty"`
 }
 
@@ -103,29 +118,29 @@ type Route struct {
 type Scale struct {
 	// Min is the lowest task count. Default: 1.
 	Min int `yaml:"min,omitempty"`
-	// Max is the highest task count. Default: 2 (or Min if Min is larger).
+	// Max is the highest task count. Default: 2, or min if that is larger.
 	Max int `yaml:"max,omitempty"`
-	// CPUTarget is the average CPU utilisation, in percent, scaling aims for.
-	// Default: 70.
+	// CPUTarget is the average CPU utilisation, in percent, that scaling aims
+	// for. Default: 70.
 	CPUTarget int `yaml:"cpuTarget,omitempty"`
 }
 
 // Build configures the build of a service image.
 type Build struct {
-	// Buildspec is the path of a build.yml in the repository. Default: the built-in
-	// build.yml is used inline.
+	// Buildspec is the path of a build.yml in the repository. Default: the
+	// built-in build.yml, inline.
 	Buildspec string `yaml:"buildspec,omitempty"`
 	// Env are build environment variables. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
-	// Secrets are build variables read from Secrets Manager or SSM Parameter Store,
-	// in the same forms as Service.Secrets. Default: none.
+	// Secrets are build variables read from Secrets Manager or SSM Parameter
+	// Store, written as in the service's secrets. Default: none.
 	Secrets map[string]string `yaml:"secrets,omitempty"`
 }
 
 // Release configures the release of a service to each stage.
 type Release struct {
-	// Buildspec is the path of a release.yml in the repository. Default: the built-in
-	// release.yml is used inline.
+	// Buildspec is the path of a release.yml in the repository. Default: the
+	// built-in release.yml, inline.
 	Buildspec string `yaml:"buildspec,omitempty"`
 	// Env are extra release environment variables. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
@@ -134,14 +149,16 @@ type Release struct {
 // StageOverride changes a service's settings in one stage. Maps are merged over the
 // service's own (a key here wins); other fields replace the service's value when set.
 type StageOverride struct {
-	// Env adds or replaces runtime variables in this stage.
+	// Env adds or replaces runtime variables in this stage. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
-	// Secrets adds or replaces runtime secrets in this stage.
+	// Secrets adds or replaces runtime secrets in this stage. Default: none.
 	Secrets map[string]string `yaml:"secrets,omitempty"`
-	// Scale replaces the service's scaling in this stage.
+	// Scale replaces the service's scaling in this stage; keys left out keep the
+	// service's values. Default: the service's scale.
 	Scale *Scale `yaml:"scale,omitempty"`
-	// CPU replaces the service's CPU in this stage.
+	// CPU replaces the service's cpu in this stage. Default: the service's cpu.
 	CPU int `yaml:"cpu,omitempty"`
-	// Memory replaces the service's memory in this stage.
+	// Memory replaces the service's memory in this stage. Default: the service's
+	// memory.
 	Memory int `yaml:"memory,omitempty"`
 }
