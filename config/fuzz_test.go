@@ -28,6 +28,15 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// Valid configs in forms the files above do not use, so that mutations
+	// explore accepted input too.
+	for _, src := range []string{
+		"\ufeffapp: a\nregion: eu-west-1\nsource: {repository: o/r}\nstages: [{name: s}]\nservices: [{name: w}]\n",
+		"%YAML 1.2\n---\n{app: a, region: us-east-1, source: {repository: o/r, branch: \"0755\"}, stages: [{name: d}, {name: p, approval: true, region: ap-south-1}], services: [{name: w, port: 80, scale: {min: 3}}]}\n",
+		"app: a\nregion: us-east-1\nsource:\n  repository: o/r\nstages:\n- name: d\n- name: p\nservices:\n- name: w\n  env: &e {A: 1, B: true, C: ~}\n  stages: {p: {cpu: 1024, memory: 2048, scale: {max: 5}, env: {A: 2}}}\n- name: v\n  route: {hosts: [v.example.com], priority: 1}\n  env: *e\n  secrets: {S: /p/s}\n",
+	} {
+		f.Add([]byte(src))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		type result struct {
 			c   *Config
