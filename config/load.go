@@ -37,8 +37,8 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes a config, applies defaults and validates it. filename only labels
-// messages. Input that is no config (too large, not text, nested or aliased beyond
-// the limits in limits.go), invalid YAML (bad syntax, a duplicate key) and an empty
+// messages. Input that is no config (beyond MaxFileSize, not text, nested deeper
+// than MaxDepth, wider than MaxEntries, aliased past MaxAliasValues), invalid YAML (bad syntax, a duplicate key) and an empty
 // file give an error that points at the line; a well-formed file with wrong content
 // gives a *ValidationError listing every problem at once.
 func Parse(data []byte, filename string) (c *Config, err error) {
