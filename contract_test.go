@@ -114,6 +114,12 @@ func TestReleaseEnvironment(t *testing.T) {
 					contract.ServiceName:       {serviceName, "PLAINTEXT"},
 					contract.StageRegion:       {region, "PLAINTEXT"},
 				}
+				if region != cfg.Region {
+					// The stage pulls from its region's copy, which the release fills.
+					regionalEndpoint := "${AWS::AccountId}.dkr.ecr." + region + ".${AWS::URLSuffix}"
+					want[contract.RegionalECREndpoint] = variable{regionalEndpoint, "PLAINTEXT"}
+					want[contract.RegionalECRImageURL] = variable{regionalEndpoint + "/" + names.Repository(cfg.App, svc.Name), "PLAINTEXT"}
+				}
 				for k, v := range svc.Release.Env {
 					want[k] = variable{v, "PLAINTEXT"}
 				}
@@ -343,6 +349,19 @@ func TestStageStacksDependOnPipelines(t *testing.T) {
 			for _, svc := range s.cfg.Services {
 				want = append(want, names.PipelineStack(s.cfg.App, svc.Name))
 			}
+			// A later stage in a region other than home also waits for the region's
+			// first stage, whose stack holds the regional repositories.
+			for i, stage := range s.cfg.Stages {
+				if names.StageStack(s.cfg.App, stage.Name) != *st.StackName() || s.cfg.StageRegion(i) == s.cfg.Region {
+					continue
+				}
+				for j := range i {
+					if s.cfg.StageRegion(j) == s.cfg.StageRegion(i) {
+						want = append(want, names.StageStack(s.cfg.App, s.cfg.Stages[j].Name))
+						break
+					}
+				}
+			}
 			sort.Strings(want)
 			if !slices.Equal(deps, want) {
 				t.Errorf("%s depends on %v, want %v", *st.StackName(), deps, want)
@@ -366,6 +385,55 @@ func TestNoUnsuppressedFindings(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *synthesis) {
 		for _, e := range s.errors {
 			t.Error(e)
+		}
+	})
+}
+
+// TestStageWiring pins that every service in every stage runs its own image tag, from
+// the repository in its own region, in its stage's cluster, and that the regional
+// repositories exist exactly once per region outside home, retained.
+func TestStageWiring(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		cfg := s.cfg
+		owners := map[string]string{} // region → stack owning its repositories
+		for i, stage := range cfg.Stages {
+			region := cfg.StageRegion(i)
+			stack := names.StageStack(cfg.App, stage.Name)
+			tmpl := s.templates[stack]
+			if got := s.region(stack); got != region {
+				t.Errorf("%s deploys to %s, want %s", stack, got, region)
+			}
+			for _, svc := range cfg.Services {
+				image := ""
+				for _, td := range resources(tmpl, "AWS::ECS::TaskDefinition") {
+					if td["Family"] == names.Service(cfg.App, stage.Name, svc.Name) {
+						image = render(td["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"])
+					}
+				}
+				want := "${AWS::AccountId}.dkr.ecr." + region + ".${AWS::URLSuffix}/" + names.Repository(cfg.App, svc.Name) + ":" + stage.Name
+				if image != want {
+					t.Errorf("%s/%s runs %q, want %q", stage.Name, svc.Name, image, want)
+				}
+				stageService(t, tmpl, svc.Name) // fails unless the service runs in the stage cluster
+				if region == cfg.Region {
+					continue
+				}
+				if id := ownedRepositoryID(tmpl, names.Repository(cfg.App, svc.Name)); id != "" {
+					if prev, ok := owners[region+"/"+svc.Name]; ok {
+						t.Errorf("both %s and %s create %s in %s", prev, stack, names.Repository(cfg.App, svc.Name), region)
+					}
+					owners[region+"/"+svc.Name] = stack
+				}
+			}
+		}
+		for i := range cfg.Stages {
+			if r := cfg.StageRegion(i); r != cfg.Region {
+				for _, svc := range cfg.Services {
+					if _, ok := owners[r+"/"+svc.Name]; !ok {
+						t.Errorf("no stack creates %s in %s", names.Repository(cfg.App, svc.Name), r)
+					}
+				}
+			}
 		}
 	})
 }

@@ -102,14 +102,19 @@ func TestLeastPrivilege(t *testing.T) {
 		for _, svc := range cfg.Services {
 			tmpl := s.templates[names.PipelineStack(cfg.App, svc.Name)]
 			repo := "${" + onlyID(t, tmpl, "AWS::ECR::Repository") + ".Arn}"
-			check := func(role string, grants map[string][]string) {
+			check := func(role string, grants map[string][]string, regionalRepo string) {
 				t.Helper()
+				repos := []string{repo}
+				if regionalRepo != "" {
+					repos = append(repos, regionalRepo)
+					sort.Strings(repos)
+				}
 				for action, res := range grants {
 					service := strings.SplitN(action, ":", 2)[0]
 					switch service {
 					case "ecr":
-						if action != "ecr:GetAuthorizationToken" && !slices.Equal(res, []string{repo}) {
-							t.Errorf("%s: %s on %v, want only the service's repository %s", role, action, res, repo)
+						if action != "ecr:GetAuthorizationToken" && !slices.Equal(res, repos) {
+							t.Errorf("%s: %s on %v, want only the service's repositories %v", role, action, res, repos)
 						}
 					case "ecs":
 						if !strings.HasPrefix(role, "Release") {
@@ -125,11 +130,15 @@ func TestLeastPrivilege(t *testing.T) {
 			if len(build["ecr:PutImage"]) == 0 || len(build["ecr:GetAuthorizationToken"]) == 0 {
 				t.Errorf("the build role cannot push: %v", build)
 			}
-			check("Build", build)
+			check("Build", build, "")
 			for i, stage := range cfg.Stages {
 				role := "Release" + pascal(stage.Name)
 				grants := grantsOf(tmpl, role+"ProjectRole")
-				check(role, grants)
+				regionalRepo := ""
+				if r := cfg.StageRegion(i); r != cfg.Region {
+					regionalRepo = fmt.Sprintf("arn:${AWS::Partition}:ecr:%s:${AWS::AccountId}:repository/%s", r, names.Repository(cfg.App, svc.Name))
+				}
+				check(role, grants, regionalRepo)
 				want := []string{fmt.Sprintf("arn:${AWS::Partition}:ecs:%s:${AWS::AccountId}:service/%s/%s",
 					cfg.StageRegion(i), names.Cluster(cfg.App, stage.Name), names.Service(cfg.App, stage.Name, svc.Name))}
 				for _, a := range []string{"ecs:UpdateService", "ecs:DescribeServices"} {
@@ -139,15 +148,16 @@ func TestLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
-		for _, stage := range cfg.Stages {
+		for si, stage := range cfg.Stages {
 			tmpl := s.templates[names.StageStack(cfg.App, stage.Name)]
-			for i, svc := range cfg.Services {
-				_ = i
+			for _, svc := range cfg.Services {
 				grants := grantsOf(tmpl, pascal(svc.Name)+"TaskExecutionRole")
 				if len(grants["ecr:BatchGetImage"]) == 0 {
 					t.Errorf("%s/%s execution role cannot pull: %v", stage.Name, svc.Name, grants)
 				}
-				repoARN := fmt.Sprintf("arn:${AWS::Partition}:ecr:%s:${AWS::AccountId}:repository/%s", cfg.Region, names.Repository(cfg.App, svc.Name))
+				// Each stage pulls from its own region's repository: the home one or
+				// the regional copy.
+				repoARN := fmt.Sprintf("arn:${AWS::Partition}:ecr:%s:${AWS::AccountId}:repository/%s", cfg.StageRegion(si), names.Repository(cfg.App, svc.Name))
 				for action, res := range grants {
 					switch {
 					case action == "ecr:GetAuthorizationToken":
@@ -165,6 +175,16 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ownedRepositoryID is the logical ID of the repository called name in tmpl, or "".
+func ownedRepositoryID(tmpl map[string]any, name string) string {
+	for id, r := range resources(tmpl, "AWS::ECR::Repository") {
+		if r["RepositoryName"] == name {
+			return id
+		}
+	}
+	return ""
 }
 
 func pascal(name string) string {

@@ -30,6 +30,9 @@ func Define(scope constructs.Construct, cfg *config.Config) *App {
 		for _, p := range a.Pipelines {
 			st.AddStackDependency(p.Stack, jsii.String("the stage runs images from this pipeline's repository"))
 		}
+		if owner := regionOwner(cfg, i); regional(cfg, i) && owner != i {
+			st.AddStackDependency(a.Stages[owner].Stack, jsii.String("the stage runs images from the regional repositories of this stack"))
+		}
 		a.Stages = append(a.Stages, st)
 	}
 	// cdk-nag's AwsSolutions pack on every synth: an unsuppressed finding is an error

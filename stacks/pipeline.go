@@ -95,17 +95,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		"Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*",
 		`/^Resource::<Bucket83908E77\.Arn>\/\*$/`)
 
-	mutability, exclusions := tagMutability(cfg)
-	st.Repository = awsecr.NewRepository(st.Stack, jsii.String("Repository"), &awsecr.RepositoryProps{
-		RepositoryName:  jsii.String(names.Repository(cfg.App, svc.Name)),
-		ImageScanOnPush: jsii.Bool(true),
-		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
-		LifecycleRules:  repositoryLifecycle(cfg),
-		// Commit tags (and any other build tag) can never be overwritten; :latest
-		// and the stage tags must move, so they are the exceptions.
-		ImageTagMutability:                 mutability,
-		ImageTagMutabilityExclusionFilters: exclusions,
-	})
+	st.Repository = newRepository(st.Stack, "Repository", cfg, svc.Name)
 
 	st.ConnectionARN = cfg.Source.Connection
 	if st.ConnectionARN == "" {
@@ -148,20 +138,26 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		region := cfg.StageRegion(i)
 		cluster := names.Cluster(cfg.App, stage.Name)
 		service := names.Service(cfg.App, stage.Name, svc.Name)
+		vars := map[string]string{
+			contract.S3Bucket:          bucket,
+			contract.StageName:         stage.Name,
+			contract.ECREndpoint:       endpoint,
+			contract.ECRImageURL:       imageURL,
+			contract.PreviousStageName: cfg.PreviousStage(i),
+			contract.ClusterARN:        arn("ecs", region, "cluster/"+cluster),
+			contract.ServiceName:       service,
+			contract.StageRegion:       region,
+		}
+		if regional(cfg, i) {
+			regionalEndpoint := registryEndpoint(region)
+			vars[contract.RegionalECREndpoint] = regionalEndpoint
+			vars[contract.RegionalECRImageURL] = regionalEndpoint + "/" + names.Repository(cfg.App, svc.Name)
+		}
 		rel := contractproject.New(st.Stack, "Release"+pascal(stage.Name), contractproject.Props{
-			ProjectName: names.ReleaseProject(cfg.App, svc.Name, stage.Name),
-			Description: "Runs release.yml to release " + svc.Name + " to " + stage.Name + ".",
-			Bucket:      st.Bucket,
-			Variables: map[string]string{
-				contract.S3Bucket:          bucket,
-				contract.StageName:         stage.Name,
-				contract.ECREndpoint:       endpoint,
-				contract.ECRImageURL:       imageURL,
-				contract.PreviousStageName: cfg.PreviousStage(i),
-				contract.ClusterARN:        arn("ecs", region, "cluster/"+cluster),
-				contract.ServiceName:       service,
-				contract.StageRegion:       region,
-			},
+			ProjectName:   names.ReleaseProject(cfg.App, svc.Name, stage.Name),
+			Description:   "Runs release.yml to release " + svc.Name + " to " + stage.Name + ".",
+			Bucket:        st.Bucket,
+			Variables:     vars,
 			UserVariables: svc.Release.Env,
 			Buildspec:     buildspecs.Release,
 			BuildspecFile: svc.Release.Buildspec,
@@ -173,6 +169,12 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		// The default release.yml reads the stage tag's current digest, to roll back,
 		// and removes the tag when a stage's very first release fails.
 		st.Repository.Grant(rel.Role, jsii.String("ecr:DescribeImages"), jsii.String("ecr:BatchDeleteImage"))
+		if regional(cfg, i) {
+			// The same rights on the stage region's copy, where its service pulls from.
+			remote := importRepository(st.Stack, "Release"+pascal(stage.Name)+"RegionalRepository", cfg, svc.Name, region)
+			remote.GrantPullPush(rel.Role)
+			remote.Grant(rel.Role, jsii.String("ecr:DescribeImages"), jsii.String("ecr:BatchDeleteImage"))
+		}
 		// The release may update and watch this stage's service and nothing else.
 		rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings("ecs:UpdateService", "ecs:DescribeServices"),

@@ -20,6 +20,9 @@ type StageStack struct {
 	Cluster *stagecluster.Cluster
 	// Services are the stage's services, in config order.
 	Services []*stageservice.Service
+	// Repositories are the regional repositories this stack owns (in the first
+	// stage stack of a region other than home), in service order; retained on delete.
+	Repositories []awsecr.Repository
 }
 
 // NewStageStack defines the stack of stage i.
@@ -44,18 +47,26 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 	for s := range cfg.Services {
 		d := cfg.Deployment(s, i)
 		svc := d.Service
-		// The home-region repository, imported by ARN so a stage in another region
-		// pulls across regions; the name is derived, not exported by the pipeline stack.
-		repoName := names.Repository(cfg.App, svc.Name)
-		repo := awsecr.Repository_FromRepositoryAttributes(st.Stack, jsii.String(pascal(svc.Name)+"Repository"), &awsecr.RepositoryAttributes{
-			RepositoryName: jsii.String(repoName),
-			RepositoryArn:  jsii.String(arn("ecr", cfg.Region, "repository/"+repoName)),
-		})
+		// Home-region stages pull from the pipeline stack's repository; other stages
+		// from their region's copy, which the region's first stage stack owns. Both
+		// are addressed by derived names, never by exports.
+		repoRegion := cfg.Region
+		if regional(cfg, i) {
+			repoRegion = region
+		}
+		// Imported by derived name even where this stack owns it, so the image reads
+		// ACCOUNT.dkr.ecr.REGION.amazonaws.com/APP/SERVICE:STAGE in the template.
+		repo := importRepository(st.Stack, pascal(svc.Name)+"Image", cfg, svc.Name, repoRegion)
+		var owned awsecr.Repository
+		if regional(cfg, i) && regionOwner(cfg, i) == i {
+			owned = newRepository(st.Stack, pascal(svc.Name)+"Repository", cfg, svc.Name)
+			st.Repositories = append(st.Repositories, owned)
+		}
 		props := stageservice.Props{
 			Cluster:          st.Cluster.Cluster,
 			ClusterName:      names.Cluster(cfg.App, stage.Name),
 			DesiredCount:     counts,
-			RepositoryRegion: cfg.Region,
+			RepositoryRegion: repoRegion,
 			Listener:         st.Cluster.Listener,
 			ServiceName:      names.Service(cfg.App, stage.Name, svc.Name),
 			LogGroupName:     names.LogGroup(cfg.App, stage.Name, svc.Name),
@@ -80,7 +91,11 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 				props.Priority = config.DefaultPriority(s)
 			}
 		}
-		st.Services = append(st.Services, stageservice.New(st.Stack, pascal(svc.Name), props))
+		service := stageservice.New(st.Stack, pascal(svc.Name), props)
+		if owned != nil {
+			service.Node().AddDependency(owned)
+		}
+		st.Services = append(st.Services, service)
 	}
 	return st
 }
