@@ -1,0 +1,283 @@
+// Command cdkdiff writes the review of an infrastructure change: a Markdown report of
+// how every stack's CloudFormation template differs between a base Git revision and
+// the working tree, with replaced or removed resources and IAM or security-group
+// changes flagged at the top. `make diff BASE=origin/main` runs it; the pull-request
+// workflow (.github/workflows/pr.yml) posts its report.
+//
+// It synthesizes the working tree into -out, and the base revision, checked out with
+// `git worktree add` into a temporary directory, into another directory, both with the
+// same pinned CDK CLI. Then, for each stack, `cdk diff --template BASE_TEMPLATE
+// --exclusively STACK` compares the base template with the new assembly. A stack only
+// the working tree has is compared with an empty template; a stack only the base has
+// is listed with every resource its deletion removes.
+//
+// Nothing calls AWS: every command runs without AWS credentials, profile or instance
+// metadata, and with the CLI's version check, notices and telemetry off.
+//
+// Exit status: 0 when the report was written, whatever it reports; 1 on any error (an
+// unknown revision, a failed synth, cdk diff output it cannot account for); 2 on bad
+// usage.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.base, "base", "origin/main", "the Git `revision` to compare with (branch, tag, commit)")
+	flag.StringVar(&o.repo, "C", ".", "the repository `dir`ectory (the CDK app's root)")
+	flag.StringVar(&o.out, "out", "cdk.out", "where the working tree is synthesized (relative to -C)")
+	flag.StringVar(&o.report, "report", "", "the Markdown report `file` (default OUT/diff.md)")
+	flag.StringVar(&o.comment, "comment", "", "also write the report cut to fit a pull-request comment to `file` (default OUT/diff-comment.md)")
+	flag.StringVar(&o.cdk, "cdk", "node_modules/.bin/cdk", "the pinned CDK CLI (relative to -C)")
+	flag.IntVar(&o.jobs, "j", runtime.NumCPU(), "how many `cdk diff` commands run at once")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: cdkdiff [-base REV] [-C DIR] [-out DIR] [-report FILE]\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 || o.base == "" || o.jobs < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	report, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cdkdiff:", err)
+		os.Exit(1)
+	}
+	os.Stdout.WriteString(report)
+}
+
+type options struct {
+	base, repo, out, report, comment, cdk string
+	jobs                                  int
+}
+
+// commentLimit keeps a comment under GitHub's 65,536 characters, with room for the
+// workflow's own additions.
+const commentLimit = 60000
+
+// run compares the working tree with the base revision, writes the reports and
+// returns the full one.
+func run(ctx context.Context, o options) (string, error) {
+	repo, err := filepath.Abs(o.repo)
+	if err != nil {
+		return "", err
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(repo, p)
+	}
+	cdk, out := abs(o.cdk), abs(o.out)
+	if o.report == "" {
+		o.report = filepath.Join(out, "diff.md")
+	}
+	if o.comment == "" {
+		o.comment = filepath.Join(out, "diff-comment.md")
+	}
+	if _, err := os.Stat(cdk); err != nil {
+		return "", fmt.Errorf("the CDK CLI is not installed (%v): run `make deps`", err)
+	}
+	sha, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", o.base+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("base %q is not a commit of %s (a CI checkout needs the full history: fetch-depth: 0): %w", o.base, repo, err)
+	}
+	head, err := describeHead(ctx, repo)
+	if err != nil {
+		return "", err
+	}
+
+	tmp, err := os.MkdirTemp("", "cdkdiff-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	env := offlineEnv(tmp)
+
+	// The two synths are independent: run them side by side.
+	baseOut := filepath.Join(tmp, "base.out")
+	var baseErr, headErr error
+	var baseHasApp bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		baseHasApp, baseErr = synthBase(ctx, repo, sha, filepath.Join(tmp, "base"), baseOut, cdk, env)
+	}()
+	headErr = synth(ctx, cdk, repo, out, env)
+	wg.Wait()
+	if err := errors.Join(headErr, baseErr); err != nil {
+		return "", err
+	}
+
+	current, err := readAssembly(out)
+	if err != nil {
+		return "", err
+	}
+	var base []Stack
+	if baseHasApp {
+		if base, err = readAssembly(baseOut); err != nil {
+			return "", err
+		}
+	}
+	empty := filepath.Join(tmp, "empty.template.json")
+	if err := os.WriteFile(empty, []byte("{}\n"), 0o644); err != nil {
+		return "", err
+	}
+	stacks, err := compare(ctx, current, base, func(ctx context.Context, st Stack, baseTemplate string) (string, error) {
+		if baseTemplate == "" {
+			baseTemplate = empty
+		}
+		return cdkDiff(ctx, cdk, repo, out, baseTemplate, st.Selector, env)
+	}, o.jobs)
+	if err != nil {
+		return "", err
+	}
+
+	r := Report{Base: o.base, BaseCommit: sha, Head: head, BaseHasApp: baseHasApp, Stacks: stacks}
+	full := r.Markdown(0)
+	if err := os.MkdirAll(filepath.Dir(o.report), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(o.report, []byte(full), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(o.comment, []byte(r.Markdown(commentLimit)), 0o644); err != nil {
+		return "", err
+	}
+	return full, nil
+}
+
+// offlineEnv is the environment of every CDK command: the caller's without any AWS
+// setting, so no credential, profile or region can lead the CLI to AWS, and with the
+// CLI's own network features off.
+func offlineEnv(tmp string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "CDK_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	none := filepath.Join(tmp, "no-aws-config")
+	return append(env,
+		"AWS_EC2_METADATA_DISABLED=true", // no instance-metadata credentials
+		"AWS_CONFIG_FILE="+none,          // no profile from ~/.aws
+		"AWS_SHARED_CREDENTIALS_FILE="+none,
+		"CDK_DISABLE_VERSION_CHECK=1",
+		"CDK_DISABLE_CLI_TELEMETRY=true",
+		"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1",
+	)
+}
+
+// synth synthesizes the app in dir into out with the CLI at cdk.
+func synth(ctx context.Context, cdk, dir, out string, env []string) error {
+	cmd := exec.CommandContext(ctx, cdk, "synth", "--quiet", "--no-notices", "--output", out)
+	cmd.Dir, cmd.Env = dir, env
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("cdk synth in %s: %v\n%s", dir, err, lastLines(b, 40))
+	}
+	return nil
+}
+
+// synthBase checks the base commit out into dir and synthesizes it into out with the
+// working tree's CLI and node_modules. It reports false, and synthesizes nothing, when
+// the base has no CDK app yet (no cdk.json): every stack is then new.
+func synthBase(ctx context.Context, repo, sha, dir, out, cdk string, env []string) (bool, error) {
+	// No hooks: checking out the base must not run the repository's scripts.
+	if _, err := git(ctx, repo, "-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", dir, sha); err != nil {
+		return false, err
+	}
+	defer func() {
+		// A fresh context: clean up even when interrupted.
+		if _, err := git(context.Background(), repo, "worktree", "remove", "--force", dir); err != nil {
+			fmt.Fprintln(os.Stderr, "cdkdiff: warning:", err)
+		}
+	}()
+	if _, err := os.Stat(filepath.Join(dir, "cdk.json")); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	modules := filepath.Join(repo, "node_modules")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); errors.Is(err, os.ErrNotExist) {
+		if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
+			return false, err
+		}
+	}
+	if err := synth(ctx, cdk, dir, out, env); err != nil {
+		return false, fmt.Errorf("base %s: %w", sha[:12], err)
+	}
+	return true, nil
+}
+
+// cdkDiff runs `cdk diff` for one stack of the assembly in out against a template file
+// and returns its output. cdk diff writes its report to stderr, or to stdout when CI is
+// set; both are captured, in order.
+func cdkDiff(ctx context.Context, cdk, dir, out, template, selector string, env []string) (string, error) {
+	cmd := exec.CommandContext(ctx, cdk, "diff",
+		"--app", out, // an assembly directory: no synth
+		"--template", template, // implies --method=template: no change set, no AWS
+		"--exclusively", selector,
+		"--fail-on", "never", // a difference is what we report, not an error
+		"--no-color", "--no-notices")
+	cmd.Dir, cmd.Env = dir, env
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("cdk diff %s: %v\n%s", selector, err, lastLines(b.Bytes(), 40))
+	}
+	return b.String(), nil
+}
+
+// describeHead names what the working tree holds, e.g. "a1b2c3d4e5f6 + uncommitted changes".
+func describeHead(ctx context.Context, repo string) (string, error) {
+	head, err := git(ctx, repo, "rev-parse", "--short=12", "HEAD")
+	if err != nil {
+		return "", err
+	}
+	status, err := git(ctx, repo, "status", "--porcelain", "--untracked-files=no")
+	if err != nil {
+		return "", err
+	}
+	if status != "" {
+		head += " + uncommitted changes"
+	}
+	return head, nil
+}
+
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %v %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// lastLines keeps the end of a command's output, where its error is.
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"…"}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
