@@ -32,3 +32,11 @@ $(CDK): package.json package-lock.json
 
 clean:
 	rm -rf cdk.out
+
+## diff: report how the templates differ from those of BASE (any git revision,
+## default origin/main): Markdown in cdk.out/diff.md (and diff-comment.md, cut to fit
+## a pull-request comment), also printed. Exits 0 whatever the differences.
+BASE ?= origin/main
+.PHONY: diff
+diff: $(CDK)
+	go run ./cmd/cdkdiff -base '$(BASE)' -out cdk.out
