@@ -114,7 +114,7 @@ func TestReleaseEnvironment(t *testing.T) {
 					contract.ServiceName:       {serviceName, "PLAINTEXT"},
 					contract.StageRegion:       {region, "PLAINTEXT"},
 				}
-				if region != cfg.Region {
+				if cfg.PullsRegionally(i) {
 					// The stage pulls from its region's copy, which the release fills.
 					regionalEndpoint := "${AWS::AccountId}.dkr.ecr." + region + ".${AWS::URLSuffix}"
 					want[contract.RegionalECREndpoint] = variable{regionalEndpoint, "PLAINTEXT"}
@@ -349,14 +349,14 @@ func TestStageStacksDependOnPipelines(t *testing.T) {
 			for _, svc := range s.cfg.Services {
 				want = append(want, names.PipelineStack(s.cfg.App, svc.Name))
 			}
-			// A later stage in a region other than home also waits for the region's
-			// first stage, whose stack holds the regional repositories.
+			// A later stage pulling from a regional copy also waits for the first
+			// stage that does in its region, whose stack holds the repositories.
 			for i, stage := range s.cfg.Stages {
-				if names.StageStack(s.cfg.App, stage.Name) != *st.StackName() || s.cfg.StageRegion(i) == s.cfg.Region {
+				if names.StageStack(s.cfg.App, stage.Name) != *st.StackName() || !s.cfg.PullsRegionally(i) {
 					continue
 				}
 				for j := range i {
-					if s.cfg.StageRegion(j) == s.cfg.StageRegion(i) {
+					if s.cfg.StageRegion(j) == s.cfg.StageRegion(i) && s.cfg.PullsRegionally(j) {
 						want = append(want, names.StageStack(s.cfg.App, s.cfg.Stages[j].Name))
 						break
 					}
@@ -410,12 +410,19 @@ func TestStageWiring(t *testing.T) {
 						image = render(td["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"])
 					}
 				}
-				want := "${AWS::AccountId}.dkr.ecr." + region + ".${AWS::URLSuffix}/" + names.Repository(cfg.App, svc.Name) + ":" + stage.Name
+				pullRegion := cfg.Region
+				if cfg.PullsRegionally(i) {
+					pullRegion = region
+				}
+				want := "${AWS::AccountId}.dkr.ecr." + pullRegion + ".${AWS::URLSuffix}/" + names.Repository(cfg.App, svc.Name) + ":" + stage.Name
 				if image != want {
 					t.Errorf("%s/%s runs %q, want %q", stage.Name, svc.Name, image, want)
 				}
 				stageService(t, tmpl, svc.Name) // fails unless the service runs in the stage cluster
-				if region == cfg.Region {
+				if !cfg.PullsRegionally(i) {
+					if ownedRepositoryID(tmpl, names.Repository(cfg.App, svc.Name)) != "" {
+						t.Errorf("%s creates a repository although it pulls from home", stack)
+					}
 					continue
 				}
 				if id := ownedRepositoryID(tmpl, names.Repository(cfg.App, svc.Name)); id != "" {
@@ -427,7 +434,7 @@ func TestStageWiring(t *testing.T) {
 			}
 		}
 		for i := range cfg.Stages {
-			if r := cfg.StageRegion(i); r != cfg.Region {
+			if r := cfg.StageRegion(i); cfg.PullsRegionally(i) {
 				for _, svc := range cfg.Services {
 					if _, ok := owners[r+"/"+svc.Name]; !ok {
 						t.Errorf("no stack creates %s in %s", names.Repository(cfg.App, svc.Name), r)

@@ -135,7 +135,7 @@ func TestLeastPrivilege(t *testing.T) {
 				role := "Release" + pascal(stage.Name)
 				grants := grantsOf(tmpl, role+"ProjectRole")
 				regionalRepo := ""
-				if r := cfg.StageRegion(i); r != cfg.Region {
+				if r := cfg.StageRegion(i); cfg.PullsRegionally(i) {
 					regionalRepo = fmt.Sprintf("arn:${AWS::Partition}:ecr:%s:${AWS::AccountId}:repository/%s", r, names.Repository(cfg.App, svc.Name))
 				}
 				check(role, grants, regionalRepo)
@@ -157,7 +157,11 @@ func TestLeastPrivilege(t *testing.T) {
 				}
 				// Each stage pulls from its own region's repository: the home one or
 				// the regional copy.
-				repoARN := fmt.Sprintf("arn:${AWS::Partition}:ecr:%s:${AWS::AccountId}:repository/%s", cfg.StageRegion(si), names.Repository(cfg.App, svc.Name))
+				pullRegion := cfg.Region
+				if cfg.PullsRegionally(si) {
+					pullRegion = cfg.StageRegion(si)
+				}
+				repoARN := fmt.Sprintf("arn:${AWS::Partition}:ecr:%s:${AWS::AccountId}:repository/%s", pullRegion, names.Repository(cfg.App, svc.Name))
 				for action, res := range grants {
 					switch {
 					case action == "ecr:GetAuthorizationToken":

@@ -19,6 +19,7 @@ func variant(t *testing.T, change func(*config.Config)) *synthesis {
 		t.Fatal(err)
 	}
 	change(cfg)
+	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("variant is invalid: %v", err)
 	}

@@ -57,6 +57,13 @@ type Stage struct {
 	Approval bool `yaml:"approval,omitempty"`
 	// Region is the region the stage runs in. Default: the home region.
 	Region string `yaml:"region,omitempty"`
+	// Images says where the stage's services pull images from when the stage runs
+	// outside the home region: "regional", a copy in the stage's region that the
+	// default release.yml fills (faster starts, no cross-region transfer, no
+	// dependency on the home region); or "home", the home repository across regions,
+	// which a TinyStacks release.yml that only retags at home also keeps working
+	// with. Ignored in the home region. Default: regional.
+	Images string `yaml:"images,omitempty"`
 }
 
 // Service is one container image built from the repository and run in every stage.
@@ -86,6 +93,9 @@ type Service struct {
 	// Scale bounds the task count and sets the CPU target of autoscaling.
 	// Default: 1 to 2 tasks at 70% CPU.
 	Scale *Scale `yaml:"scale,omitempty"`
+	// Rollout tunes how fast a new version replaces the old one. Default: about a
+	// minute for a service that starts quickly (see Rollout).
+	Rollout *Rollout `yaml:"rollout,omitempty"`
 	// Env are runtime environment variables for every stage. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
 	// Secrets are runtime variables read at task start from Secrets Manager (a
@@ -112,6 +122,37 @@ type Route struct {
 	// Priority orders the load balancer's rules; 1 is evaluated first.
 	// Default: 10 × the service's position in services.
 	Priority int `yaml:"priority,omitempty"`
+}
+
+// Rollout holds the settings that decide how long a deployment takes. Each one
+// left out keeps its default; the defaults roll a healthy service out in about a
+// minute, where ECS and load balancer defaults take about eight.
+type Rollout struct {
+	// HealthCheckInterval is the seconds between load balancer health checks (5
+	// to 300). The load balancer default is 30. Default: 5.
+	HealthCheckInterval int `yaml:"healthCheckInterval,omitempty"`
+	// HealthyThreshold is how many passing checks make a new task healthy (2 to
+	// 10). The load balancer default is 5. Default: 2.
+	HealthyThreshold int `yaml:"healthyThreshold,omitempty"`
+	// UnhealthyThreshold is how many failing checks make a task unhealthy (2 to
+	// 10). Default: 3.
+	UnhealthyThreshold int `yaml:"unhealthyThreshold,omitempty"`
+	// DeregistrationDelay is the seconds an old task keeps serving requests in
+	// flight before it stops (1 to 3600). The load balancer default is 300.
+	// Default: 15.
+	DeregistrationDelay int `yaml:"deregistrationDelay,omitempty"`
+	// GracePeriod is the seconds ECS ignores failing health checks of a new task,
+	// for slow starters (1 to 7200). Default: 30.
+	GracePeriod int `yaml:"gracePeriod,omitempty"`
+	// StopTimeout is the seconds a container gets between SIGTERM and SIGKILL (2
+	// to 120). The ECS default is 30. Default: 10.
+	StopTimeout int `yaml:"stopTimeout,omitempty"`
+	// MinHealthyPercent is the share of tasks that keeps serving during a rollout
+	// (1 to 100). Default: 100.
+	MinHealthyPercent int `yaml:"minHealthyPercent,omitempty"`
+	// MaxPercent is the task count a rollout may reach, in percent of the desired
+	// count (101 to 200): 200 starts every new task at once. Default: 200.
+	MaxPercent int `yaml:"maxPercent,omitempty"`
 }
 
 // Scale is the autoscaling range and target of a service.

@@ -15,6 +15,9 @@ func (c *Config) ApplyDefaults() {
 		if c.Stages[i].Region == "" {
 			c.Stages[i].Region = c.Region
 		}
+		if c.Stages[i].Images == "" {
+			c.Stages[i].Images = DefaultImages
+		}
 	}
 	for i := range c.Services {
 		s := &c.Services[i]
@@ -35,6 +38,11 @@ func (c *Config) ApplyDefaults() {
 			r.Priority = DefaultPriority(i)
 			s.Route = &r
 		}
+		rollout := DefaultRollout
+		if s.Rollout != nil {
+			rollout = fillRollout(*s.Rollout, rollout)
+		}
+		s.Rollout = &rollout
 		scale := Scale{Min: DefaultScaleMin, Max: DefaultScaleMax, CPUTarget: DefaultCPUTarget}
 		if s.Scale != nil {
 			scale = fillScale(*s.Scale, scale)
@@ -72,4 +80,22 @@ func fillScale(sc, base Scale) Scale {
 		sc.CPUTarget = base.CPUTarget
 	}
 	return sc
+}
+
+// fillRollout sets r's missing fields from base.
+func fillRollout(r, base Rollout) Rollout {
+	for _, f := range []struct {
+		v *int
+		d int
+	}{
+		{&r.HealthCheckInterval, base.HealthCheckInterval}, {&r.HealthyThreshold, base.HealthyThreshold},
+		{&r.UnhealthyThreshold, base.UnhealthyThreshold}, {&r.DeregistrationDelay, base.DeregistrationDelay},
+		{&r.GracePeriod, base.GracePeriod}, {&r.StopTimeout, base.StopTimeout},
+		{&r.MinHealthyPercent, base.MinHealthyPercent}, {&r.MaxPercent, base.MaxPercent},
+	} {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+	}
+	return r
 }

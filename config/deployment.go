@@ -13,7 +13,28 @@ const (
 	DefaultScaleMin    = 1
 	DefaultScaleMax    = 2
 	DefaultCPUTarget   = 70
+	// DefaultImages is where stages outside the home region pull images from.
+	DefaultImages = ImagesRegional
 )
+
+// Values of Stage.Images.
+const (
+	ImagesRegional = "regional"
+	ImagesHome     = "home"
+)
+
+// DefaultRollout is the rollout of a service whose config sets none.
+var DefaultRollout = Rollout{
+	HealthCheckInterval: 5, HealthyThreshold: 2, UnhealthyThreshold: 3,
+	DeregistrationDelay: 15, GracePeriod: 30, StopTimeout: 10,
+	MinHealthyPercent: 100, MaxPercent: 200,
+}
+
+// PullsRegionally reports whether stage i's services pull from a repository in the
+// stage's own region.
+func (c *Config) PullsRegionally(i int) bool {
+	return c.StageRegion(i) != c.Region && c.Stages[i].Images != ImagesHome
+}
 
 // StageRegion is the region stage i runs in.
 func (c *Config) StageRegion(i int) string {

@@ -35,17 +35,17 @@ func TestDeployment(t *testing.T) {
 		want  Deployment
 	}{
 		{0, Deployment{
-			Service: svc, Stage: Stage{Name: "dev", Region: "us-east-1"}, Region: "us-east-1",
+			Service: svc, Stage: Stage{Name: "dev", Region: "us-east-1", Images: "regional"}, Region: "us-east-1",
 			CPU: 512, Memory: 1024, Scale: Scale{Min: 2, Max: 4, CPUTarget: 60},
 			Env: map[string]string{"A": "service", "B": "service"}, Secrets: map[string]string{"S": "/acme/s"},
 		}},
 		{1, Deployment{
-			Service: svc, Stage: Stage{Name: "staging", Region: "us-east-1"}, Region: "us-east-1",
+			Service: svc, Stage: Stage{Name: "staging", Region: "us-east-1", Images: "regional"}, Region: "us-east-1",
 			CPU: 512, Memory: 2048, Scale: Scale{Min: 2, Max: 4, CPUTarget: 60},
 			Env: map[string]string{"A": "service", "B": "service"}, Secrets: map[string]string{"S": "/acme/s"},
 		}},
 		{2, Deployment{
-			Service: svc, Stage: Stage{Name: "prod", Region: "eu-west-1"}, Region: "eu-west-1",
+			Service: svc, Stage: Stage{Name: "prod", Region: "eu-west-1", Images: "regional"}, Region: "eu-west-1",
 			CPU: 1024, Memory: 2048, Scale: Scale{Min: 2, Max: 8, CPUTarget: 60},
 			Env:     map[string]string{"A": "service", "B": "prod", "C": "prod"},
 			Secrets: map[string]string{"S": "/acme/s", "T": "/acme/t"},

@@ -76,9 +76,9 @@ func TestLoadFull(t *testing.T) {
 			Connection: "arn:aws:codeconnections:us-east-1:" + acct + ":connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
 		},
 		Stages: []Stage{
-			{Name: "dev", Region: "us-east-1"},
-			{Name: "staging", Region: "us-east-1"},
-			{Name: "prod", Approval: true, Region: "eu-west-1"},
+			{Name: "dev", Region: "us-east-1", Images: "regional"},
+			{Name: "staging", Region: "us-east-1", Images: "regional"},
+			{Name: "prod", Approval: true, Region: "eu-west-1", Images: "home"},
 		},
 		Services: []Service{
 			{
@@ -90,6 +90,7 @@ func TestLoadFull(t *testing.T) {
 				CPU:         512,
 				Memory:      1024,
 				Scale:       &Scale{Min: 2, Max: 4, CPUTarget: 60},
+				Rollout:     &Rollout{10, 3, 4, 30, 60, 20, 50, 150},
 				Env:         map[string]string{"NODE_ENV": "production", "VERSION": "1.10"},
 				Secrets: map[string]string{
 					"SESSION_KEY": "arn:aws:secretsmanager:us-east-1:" + acct + ":secret:web/session-AbCdEf",
@@ -129,6 +130,7 @@ func TestLoadFull(t *testing.T) {
 				CPU:         DefaultCPU,
 				Memory:      DefaultMemory,
 				Scale:       &Scale{Min: 1, Max: 2, CPUTarget: 70},
+				Rollout:     &DefaultRollout,
 			},
 		},
 	}
@@ -240,10 +242,11 @@ func TestDefaults(t *testing.T) {
 			App:    "acme",
 			Region: "us-east-1",
 			Source: Source{Provider: "GitHub", Repository: "acme/shop", Branch: "main"},
-			Stages: []Stage{{Name: "dev", Region: "us-east-1"}},
+			Stages: []Stage{{Name: "dev", Region: "us-east-1", Images: "regional"}},
 			Services: []Service{{
 				Name: "web", Port: 8000, HealthCheck: "/ping", CPU: 256, Memory: 512,
-				Scale: &Scale{Min: 1, Max: 2, CPUTarget: 70},
+				Scale:   &Scale{Min: 1, Max: 2, CPUTarget: 70},
+				Rollout: &Rollout{5, 2, 3, 15, 30, 10, 100, 200},
 			}},
 		}
 		if mod != nil {
@@ -266,7 +269,7 @@ func TestDefaults(t *testing.T) {
 			"stage region defaults to the home region, an explicit one stays",
 			strings.Replace(minimal, "  - name: dev\n", "  - name: dev\n  - name: prod\n    region: eu-west-1\n", 1),
 			defaulted(func(c *Config) {
-				c.Stages = append(c.Stages, Stage{Name: "prod", Region: "eu-west-1"})
+				c.Stages = append(c.Stages, Stage{Name: "prod", Region: "eu-west-1", Images: "regional"})
 			}),
 		},
 		{

@@ -101,6 +101,7 @@ func Rules() map[string]Rule {
 		"Stage.Name":     {Pattern: nameRe.String(), MaxLength: MaxStageName, Not: []string{contract.LatestTag}},
 		"Stage.Approval": {Default: false},
 		"Stage.Region":   region,
+		"Stage.Images":   {Enum: []any{ImagesRegional, ImagesHome}, Default: DefaultImages},
 
 		"Service.Name":        name(MaxServiceName),
 		"Service.Dockerfile":  repoFile,
@@ -123,6 +124,15 @@ func Rules() map[string]Rule {
 		"Scale.Max":       {Min: 1, Max: MaxScale},
 		"Scale.CPUTarget": {Min: 10, Max: 90},
 
+		"Rollout.HealthCheckInterval": rolloutRule("healthCheckInterval", DefaultRollout.HealthCheckInterval),
+		"Rollout.HealthyThreshold":    rolloutRule("healthyThreshold", DefaultRollout.HealthyThreshold),
+		"Rollout.UnhealthyThreshold":  rolloutRule("unhealthyThreshold", DefaultRollout.UnhealthyThreshold),
+		"Rollout.DeregistrationDelay": rolloutRule("deregistrationDelay", DefaultRollout.DeregistrationDelay),
+		"Rollout.GracePeriod":         rolloutRule("gracePeriod", DefaultRollout.GracePeriod),
+		"Rollout.StopTimeout":         rolloutRule("stopTimeout", DefaultRollout.StopTimeout),
+		"Rollout.MinHealthyPercent":   rolloutRule("minHealthyPercent", DefaultRollout.MinHealthyPercent),
+		"Rollout.MaxPercent":          rolloutRule("maxPercent", DefaultRollout.MaxPercent),
+
 		"Build.Buildspec": repoFile,
 		"Build.Env":       env,
 		"Build.Secrets":   secrets,
@@ -135,4 +145,14 @@ func Rules() map[string]Rule {
 		"StageOverride.CPU":     cpu,
 		"StageOverride.Memory":  memory,
 	}
+}
+
+// rolloutRule is the schema rule of one rollout setting, from the validator's limits.
+func rolloutRule(key string, def int) Rule {
+	for _, l := range rolloutLimits {
+		if l.key == key {
+			return Rule{Min: l.min, Max: l.max, Default: def}
+		}
+	}
+	panic("config: no rollout limit for " + key)
 }

@@ -10,7 +10,7 @@ import (
 // TestRulesNameFields keeps Rules in step with the types: every rule names a field.
 func TestRulesNameFields(t *testing.T) {
 	types := map[string]reflect.Type{}
-	for _, v := range []any{Config{}, Source{}, Stage{}, Service{}, Route{}, Scale{}, Build{}, Release{}, StageOverride{}} {
+	for _, v := range []any{Config{}, Source{}, Stage{}, Service{}, Route{}, Scale{}, Rollout{}, Build{}, Release{}, StageOverride{}} {
 		types[reflect.TypeOf(v).Name()] = reflect.TypeOf(v)
 	}
 	for key, r := range Rules() {

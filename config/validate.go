@@ -312,6 +312,9 @@ func (v *validator) checkStages() {
 		if st.Region != c.Region {
 			v.checkRegion(p.at("region"), st.Region, false)
 		}
+		if st.Images != ImagesRegional && st.Images != ImagesHome {
+			v.addf(p.at("images"), "%q is not a choice; use %q (a copy in the stage's region) or %q (the home repository)", st.Images, ImagesRegional, ImagesHome)
+		}
 	}
 }
 
@@ -340,6 +343,9 @@ func (v *validator) checkServices() {
 			v.addf(p.at("healthCheck"), "%q must be a URL path starting with \"/\", e.g. /ping", s.HealthCheck)
 		case strings.ContainsFunc(s.HealthCheck, func(r rune) bool { return r <= ' ' || r == 0x7f }) || len(s.HealthCheck) > 1024:
 			v.addf(p.at("healthCheck"), "%q is not a valid health check path: it must have no spaces and at most 1024 characters", s.HealthCheck)
+		}
+		if s.Rollout != nil {
+			v.checkRollout(p.at("rollout"), *s.Rollout)
 		}
 		cpuOK := v.checkSize(p, s.CPU, s.Memory)
 		if s.Scale != nil {
@@ -684,5 +690,31 @@ func (v *validator) checkRoutes(explicitPriority []bool) {
 	}
 	if def < 0 {
 		v.addf(keyPath{"services"}, "every service has a route, so requests no route matches would have nowhere to go; remove route from the service that should receive them")
+	}
+}
+
+// rolloutLimits are the ranges AWS accepts for each rollout setting (health check
+// interval and thresholds, deregistration delay, grace period, stop timeout,
+// deployment percentages), by YAML key.
+var rolloutLimits = []struct {
+	key      string
+	get      func(Rollout) int
+	min, max int
+}{
+	{"healthCheckInterval", func(r Rollout) int { return r.HealthCheckInterval }, 5, 300},
+	{"healthyThreshold", func(r Rollout) int { return r.HealthyThreshold }, 2, 10},
+	{"unhealthyThreshold", func(r Rollout) int { return r.UnhealthyThreshold }, 2, 10},
+	{"deregistrationDelay", func(r Rollout) int { return r.DeregistrationDelay }, 1, 3600},
+	{"gracePeriod", func(r Rollout) int { return r.GracePeriod }, 1, 7200},
+	{"stopTimeout", func(r Rollout) int { return r.StopTimeout }, 2, 120},
+	{"minHealthyPercent", func(r Rollout) int { return r.MinHealthyPercent }, 1, 100},
+	{"maxPercent", func(r Rollout) int { return r.MaxPercent }, 101, 200},
+}
+
+func (v *validator) checkRollout(p keyPath, r Rollout) {
+	for _, l := range rolloutLimits {
+		if n := l.get(r); n < l.min || n > l.max {
+			v.addf(p.at(l.key), "%d is out of range; use %d to %d", n, l.min, l.max)
+		}
 	}
 }

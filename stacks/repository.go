@@ -36,17 +36,17 @@ func importRepository(scope constructs.Construct, id string, cfg *config.Config,
 	})
 }
 
-// regional reports whether stage i pulls from a regional repository: every stage
-// outside the home region does, so tasks start from a copy in their own region
+// regional reports whether stage i pulls from a regional repository: by default every
+// stage outside the home region does, so tasks start from a copy in their own region
 // (faster pulls, no cross-region transfer, no dependency on the home region).
-func regional(cfg *config.Config, i int) bool { return cfg.StageRegion(i) != cfg.Region }
+func regional(cfg *config.Config, i int) bool { return cfg.PullsRegionally(i) }
 
 // regionOwner is the stage whose stack creates the regional repositories of stage
-// i's region: the first stage in that region. A repository name exists once per
-// region, so later stages there import it.
+// i's region: the first stage there that pulls regionally. A repository name exists
+// once per region, so later stages there import it.
 func regionOwner(cfg *config.Config, i int) int {
 	for j := range cfg.Stages {
-		if cfg.StageRegion(j) == cfg.StageRegion(i) {
+		if cfg.StageRegion(j) == cfg.StageRegion(i) && regional(cfg, j) {
 			return j
 		}
 	}

@@ -82,6 +82,16 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 			MaxTasks:         d.Scale.Max,
 			CPUTarget:        d.Scale.CPUTarget,
 			Default:          svc.Route == nil,
+			Rollout: &stageservice.Rollout{
+				HealthCheckIntervalSeconds: svc.Rollout.HealthCheckInterval,
+				HealthyThreshold:           svc.Rollout.HealthyThreshold,
+				UnhealthyThreshold:         svc.Rollout.UnhealthyThreshold,
+				DeregistrationDelaySeconds: svc.Rollout.DeregistrationDelay,
+				GracePeriodSeconds:         svc.Rollout.GracePeriod,
+				StopTimeoutSeconds:         svc.Rollout.StopTimeout,
+				MinHealthyPercent:          svc.Rollout.MinHealthyPercent,
+				MaxHealthyPercent:          svc.Rollout.MaxPercent,
+			},
 		}
 		if svc.Route != nil {
 			props.PathPatterns = svc.Route.Paths
