@@ -75,7 +75,9 @@ func TestSecretsAreReferences(t *testing.T) {
 					}
 				}
 				for _, r := range readable {
-					if !slices.ContainsFunc(wantARNs, func(a string) bool { return strings.HasPrefix(r, a) || strings.HasPrefix(a, strings.TrimSuffix(r, "-??????")) }) {
+					if !slices.ContainsFunc(wantARNs, func(a string) bool {
+						return strings.HasPrefix(r, a) || strings.HasPrefix(a, strings.TrimSuffix(r, "-??????"))
+					}) {
 						t.Errorf("%s/%s: execution role may read %s, which is not one of its secrets", stage.Name, svc.Name, r)
 					}
 				}
