@@ -3,11 +3,13 @@
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
+# Node 20 runs aws-cdk-lib here; jsii's end-of-life banner would drown the output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 CDK := node_modules/.bin/cdk
 
-.PHONY: synth test deps rollout clean
+.PHONY: synth test deps rollout bench clean
 
 ## synth: synthesize the default example (stagecoach.yaml) into cdk.out
 synth: $(CDK)
@@ -20,6 +22,10 @@ test: deps
 ## rollout: print the modelled rollout time of every service (after a synth)
 rollout: synth
 	go run ./cmd/rollouttime cdk.out
+
+## bench: synth time and memory for 1x3, 3x4 and 10x4 (services x stages) configs
+bench: $(CDK)
+	go run ./cmd/synthbench
 
 ## deps: install the pinned CDK CLI and download Go modules
 deps: $(CDK)

@@ -26,9 +26,9 @@ var update = flag.Bool("update", false, "rewrite the golden templates in testdat
 // TestMain closes the jsii runtime (one Node process for the whole package) once.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	// Node 20 still runs aws-cdk-lib; its end-of-life banner is noise in test output.
-	if os.Getenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION") == "" {
-		os.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+	// Node 20 still runs aws-cdk-lib; jsii's end-of-life banner is noise in test output.
+	if os.Getenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION") == "" {
+		os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 	}
 	code := m.Run()
 	jsii.Close()
