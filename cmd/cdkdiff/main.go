@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -119,9 +120,13 @@ func run(ctx context.Context, o options) (string, error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		start := time.Now()
 		baseHasApp, baseErr = synthBase(ctx, repo, sha, filepath.Join(tmp, "base"), baseOut, cdk, env)
+		logf("synthesized %s: %s", o.base, since(start))
 	}()
+	start := time.Now()
 	headErr = synth(ctx, cdk, repo, out, env)
+	logf("synthesized the working tree: %s", since(start))
 	wg.Wait()
 	if err := errors.Join(headErr, baseErr); err != nil {
 		return "", err
@@ -141,6 +146,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if err := os.WriteFile(empty, []byte("{}\n"), 0o644); err != nil {
 		return "", err
 	}
+	start = time.Now()
 	stacks, err := compare(ctx, current, base, func(ctx context.Context, st Stack, baseTemplate string) (string, error) {
 		if baseTemplate == "" {
 			baseTemplate = empty
@@ -150,6 +156,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	logf("compared %d stacks: %s", len(stacks), since(start))
 
 	r := Report{Base: o.base, BaseCommit: sha, Head: head, BaseHasApp: baseHasApp, Stacks: stacks}
 	full := r.Markdown(0)
@@ -272,6 +279,11 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 	}
 	return strings.TrimSpace(string(b)), nil
 }
+
+// logf reports progress on stderr; stdout is for the report.
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "cdkdiff: "+format+"\n", args...) }
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
 
 // lastLines keeps the end of a command's output, where its error is.
 func lastLines(b []byte, n int) string {
