@@ -132,7 +132,7 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 			check("Build", build, "")
 			for i, stage := range cfg.Stages {
-				role := "Release" + pascal(stage.Name)
+				role := "Release" + names.Pascal(stage.Name)
 				grants := grantsOf(tmpl, role+"ProjectRole")
 				regionalRepo := ""
 				if r := cfg.StageRegion(i); cfg.PullsRegionally(i) {
@@ -151,7 +151,7 @@ func TestLeastPrivilege(t *testing.T) {
 		for si, stage := range cfg.Stages {
 			tmpl := s.templates[names.StageStack(cfg.App, stage.Name)]
 			for _, svc := range cfg.Services {
-				grants := grantsOf(tmpl, pascal(svc.Name)+"TaskExecutionRole")
+				grants := grantsOf(tmpl, names.Pascal(svc.Name)+"TaskExecutionRole")
 				if len(grants["ecr:BatchGetImage"]) == 0 {
 					t.Errorf("%s/%s execution role cannot pull: %v", stage.Name, svc.Name, grants)
 				}
@@ -189,14 +189,4 @@ func ownedRepositoryID(tmpl map[string]any, name string) string {
 		}
 	}
 	return ""
-}
-
-func pascal(name string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(name, "-") {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
 }

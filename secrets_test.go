@@ -67,7 +67,7 @@ func TestSecretsAreReferences(t *testing.T) {
 					}
 				}
 				// The execution role reads exactly the secrets of this service.
-				readable := grantsOf(tmpl, pascal(svc.Name)+"TaskExecutionRole")["secretsmanager:GetSecretValue"]
+				readable := grantsOf(tmpl, names.Pascal(svc.Name)+"TaskExecutionRole")["secretsmanager:GetSecretValue"]
 				var wantARNs []string
 				for _, ref := range d.Secrets {
 					if sec, _ := config.ParseSecret(ref); sec.Kind == config.SecretsManager {

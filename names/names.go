@@ -71,3 +71,16 @@ func Fit(name string, max int) string {
 	head := strings.TrimRight(name[:max-len(suffix)], "-_/")
 	return head + suffix
 }
+
+// Pascal turns a config name ("prod-eu") into a construct ID part ("ProdEu"), which
+// keeps logical IDs readable. Config names cannot collide this way: they have no
+// "--" and no upper case. Changing it changes logical IDs, so it replaces resources.
+func Pascal(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}

@@ -153,7 +153,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			vars[contract.RegionalECREndpoint] = regionalEndpoint
 			vars[contract.RegionalECRImageURL] = regionalEndpoint + "/" + names.Repository(cfg.App, svc.Name)
 		}
-		rel := contractproject.New(st.Stack, "Release"+pascal(stage.Name), contractproject.Props{
+		rel := contractproject.New(st.Stack, "Release"+names.Pascal(stage.Name), contractproject.Props{
 			ProjectName:   names.ReleaseProject(cfg.App, svc.Name, stage.Name),
 			Description:   "Runs release.yml to release " + svc.Name + " to " + stage.Name + ".",
 			Bucket:        st.Bucket,
@@ -171,7 +171,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		st.Repository.Grant(rel.Role, jsii.String("ecr:DescribeImages"), jsii.String("ecr:BatchDeleteImage"))
 		if regional(cfg, i) {
 			// The same rights on the stage region's copy, where its service pulls from.
-			remote := importRepository(st.Stack, "Release"+pascal(stage.Name)+"RegionalRepository", cfg, svc.Name, region)
+			remote := importRepository(st.Stack, "Release"+names.Pascal(stage.Name)+"RegionalRepository", cfg, svc.Name, region)
 			remote.GrantPullPush(rel.Role)
 			remote.Grant(rel.Role, jsii.String("ecr:DescribeImages"), jsii.String("ecr:BatchDeleteImage"))
 		}
@@ -308,16 +308,4 @@ func arn(service, region, resource string) string {
 func splitRepository(full string) (owner, name string) {
 	i := strings.LastIndex(full, "/")
 	return full[:i], full[i+1:]
-}
-
-// pascal turns a config name ("prod-eu") into a construct ID part ("ProdEu"), which
-// keeps logical IDs readable; config names cannot collide this way (no "--").
-func pascal(name string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(name, "-") {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
 }

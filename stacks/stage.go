@@ -56,10 +56,10 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 		}
 		// Imported by derived name even where this stack owns it, so the image reads
 		// ACCOUNT.dkr.ecr.REGION.amazonaws.com/APP/SERVICE:STAGE in the template.
-		repo := importRepository(st.Stack, pascal(svc.Name)+"Image", cfg, svc.Name, repoRegion)
+		repo := importRepository(st.Stack, names.Pascal(svc.Name)+"Image", cfg, svc.Name, repoRegion)
 		var owned awsecr.Repository
 		if regional(cfg, i) && regionOwner(cfg, i) == i {
-			owned = newRepository(st.Stack, pascal(svc.Name)+"Repository", cfg, svc.Name)
+			owned = newRepository(st.Stack, names.Pascal(svc.Name)+"Repository", cfg, svc.Name)
 			st.Repositories = append(st.Repositories, owned)
 		}
 		props := stageservice.Props{
@@ -101,7 +101,7 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 				props.Priority = config.DefaultPriority(s)
 			}
 		}
-		service := stageservice.New(st.Stack, pascal(svc.Name), props)
+		service := stageservice.New(st.Stack, names.Pascal(svc.Name), props)
 		if owned != nil {
 			service.Node().AddDependency(owned)
 		}
