@@ -88,9 +88,19 @@ func TestDefaultPipeline(t *testing.T) {
 			}
 			tags := []string{contract.LatestTag, commit}
 			for _, s := range p.releases {
+				// A stage pulling from its own region gets a registry of its own.
+				var regional *Registry
+				if p.env(t, s)[contract.RegionalECRImageURL] != "" {
+					_, _, region := p.where(t, s.Stage)
+					regional = h.AddRegion(t, region)
+				}
 				res, calls := p.release(t, buildspecs.Release, s.Stage, digest, nil)
 				checkStable(t, p, s.Stage, digest, res, calls)
-				checkAPIOnly(t, s.Stage, digest, calls)
+				if regional == nil {
+					checkAPIOnly(t, s.Stage, digest, calls)
+				} else if got := regional.Digest(t, p.repo, s.Stage); got != digest {
+					t.Errorf("%s: the regional tag is on %q, want %s", s.Stage, got, digest)
+				}
 				tags = append(tags, s.Stage)
 			}
 			if got, want := sorted(h.Registry.Tags(t, p.repo)), sorted(tags); !slices.Equal(got, want) {
@@ -330,10 +340,8 @@ func TestReleaseByHandFallsBack(t *testing.T) {
 
 // TestRegionalCopy: a stage whose service pulls from a repository in its own
 // region (REGIONAL_ECR_*) gets the image copied there and tagged, next to the
-// home tag; a failed release there puts both tags back. The golden templates do
-// not pass the REGIONAL_* variables yet, so they are added here as the pipeline
-// will, and the role's permissions are not applied (its regional grants are
-// not in the templates either).
+// home tag; a failed release there puts both tags back. The REGIONAL_* variables
+// and the role's permissions come from the golden template.
 func TestRegionalCopy(t *testing.T) {
 	h := newHarness(t)
 	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
@@ -356,10 +364,11 @@ func TestRegionalCopy(t *testing.T) {
 			if stage != last.Stage {
 				return
 			}
-			j.Env[contract.RegionalECREndpoint] = "123456789012.dkr.ecr." + region + ".amazonaws.com"
-			j.Env[contract.RegionalECRImageURL] = j.Env[contract.RegionalECREndpoint] + "/" + p.repo
-			j.Env = h.LocalECR(j.Env)
-			delete(j.Settings, "REHEARSAL_IAM_ALLOW")
+			// The stacks give a regional stage its repository's endpoint and URL.
+			if j.Env[contract.RegionalECREndpoint] != regional.Host || j.Env[contract.RegionalECRImageURL] != regional.Host+"/"+p.repo {
+				t.Errorf("%s's release has REGIONAL_ECR_ENDPOINT %q and REGIONAL_ECR_IMAGE_URL %q, want the %s registry",
+					stage, j.Env[contract.RegionalECREndpoint], j.Env[contract.RegionalECRImageURL], region)
+			}
 			for k, v := range more {
 				j.Settings[k] = v
 			}
