@@ -243,6 +243,11 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 
+	fenced := Report{Stacks: []StackDiff{{Name: "s", Status: StackModified, Diff: Diff{Text: "Resources\n     [+] \"echo ```x```\""}}}}
+	if md := fenced.Markdown(0); !strings.Contains(md, "````\nResources\n") || !strings.Contains(md, "```\"\n````\n") {
+		t.Errorf("backticks in cdk diff's output end its code block:\n%s", md)
+	}
+
 	for _, limit := range []int{60000, 8000, 3000} {
 		short := loud.Markdown(limit)
 		if len(short) > limit {

@@ -217,7 +217,8 @@ func (r Report) render(budget int) string {
 			text = shorten(s.Diff.compact(), budget)
 			summary = fmt.Sprintf("cdk diff (%d lines, shortened to the changed resources)", lines)
 		}
-		p("<details><summary>%s</summary>\n\n```\n%s\n```\n\n</details>\n\n", summary, text)
+		f := fence(text)
+		p("<details><summary>%s</summary>\n\n%s\n%s\n%s\n\n</details>\n\n", summary, f, text, f)
 	}
 	return b.String()
 }
@@ -252,6 +253,16 @@ func flags(s StackDiff) string {
 		out = append(out, "🔐 **"+strings.ToUpper(strings.Join(sec, ", "))+"**")
 	}
 	return strings.Join(out, " · ")
+}
+
+// fence is a code fence longer than any run of backticks in text (a buildspec or a
+// variable may hold some), so text cannot end its code block.
+func fence(text string) string {
+	f := "```"
+	for strings.Contains(text, f) {
+		f += "`"
+	}
+	return f
 }
 
 // compact is the short form of a diff for a comment: the resource lines, without
