@@ -122,7 +122,13 @@ func run(ctx context.Context, o options) (string, error) {
 		defer wg.Done()
 		start := time.Now()
 		baseHasApp, baseErr = synthBase(ctx, repo, sha, filepath.Join(tmp, "base"), baseOut, cdk, env)
-		logf("synthesized %s: %s", o.base, since(start))
+		switch {
+		case baseErr != nil:
+		case baseHasApp:
+			logf("synthesized %s: %s", o.base, since(start))
+		default:
+			logf("%s has no cdk.json: every stack is new", o.base)
+		}
 	}()
 	start := time.Now()
 	headErr = synth(ctx, cdk, repo, out, env)
@@ -275,7 +281,11 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("git %s: %v %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		msg := strings.TrimSpace(stderr.String())
+		if msg != "" {
+			msg = ": " + msg
+		}
+		return "", fmt.Errorf("git %s: %v%s", strings.Join(args, " "), err, msg)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
