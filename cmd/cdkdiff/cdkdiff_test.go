@@ -261,3 +261,34 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineEnv: no credential, profile or region of the caller reaches the CLI.
+func TestOfflineEnv(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_PROFILE", "prod")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "111111111111")
+	t.Setenv("GOFLAGS", "-mod=mod")
+	env := map[string]string{}
+	for _, kv := range offlineEnv("/tmp/x") {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := env[k]; dup {
+			t.Errorf("%s set twice", k)
+		}
+		env[k] = v
+	}
+	for _, gone := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "CDK_DEFAULT_ACCOUNT"} {
+		if v, ok := env[gone]; ok {
+			t.Errorf("%s=%s reaches the CLI", gone, v)
+		}
+	}
+	for k, v := range map[string]string{
+		"AWS_EC2_METADATA_DISABLED": "true", "CDK_DISABLE_VERSION_CHECK": "1", "CDK_DISABLE_CLI_TELEMETRY": "true",
+		"AWS_CONFIG_FILE": "/tmp/x/no-aws-config", "AWS_SHARED_CREDENTIALS_FILE": "/tmp/x/no-aws-config", "GOFLAGS": "-mod=mod",
+	} {
+		if env[k] != v {
+			t.Errorf("%s=%q, want %q", k, env[k], v)
+		}
+	}
+}
