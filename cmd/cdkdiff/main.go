@@ -185,7 +185,9 @@ func offlineEnv(tmp string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "CDK_") {
+		// Set below, so the caller's values (credentials included) never reach the
+		// CLI and nothing is set twice.
+		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "CDK_") || strings.HasPrefix(name, "JSII_SILENCE_") {
 			continue
 		}
 		env = append(env, kv)
@@ -198,6 +200,7 @@ func offlineEnv(tmp string) []string {
 		"CDK_DISABLE_VERSION_CHECK=1",
 		"CDK_DISABLE_CLI_TELEMETRY=true",
 		"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1",
+		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20",
 	)
 }
 
