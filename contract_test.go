@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stagecoach/stagecoach/config"
@@ -439,6 +440,58 @@ func TestStageWiring(t *testing.T) {
 					if _, ok := owners[r+"/"+svc.Name]; !ok {
 						t.Errorf("no stack creates %s in %s", names.Repository(cfg.App, svc.Name), r)
 					}
+				}
+			}
+		}
+	})
+}
+
+// TestListenerRouting pins each stage's load balancer: the default service is the
+// listener's only default action, every other service has a rule with its route, and
+// with a certificate HTTP redirects to an HTTPS listener that serves the services.
+func TestListenerRouting(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *synthesis) {
+		cfg := s.cfg
+		for _, stage := range cfg.Stages {
+			stack := names.StageStack(cfg.App, stage.Name)
+			tmpl := s.templates[stack]
+			listeners := map[float64]map[string]any{} // port → properties
+			ids := map[float64]string{}
+			for id, l := range resources(tmpl, "AWS::ElasticLoadBalancingV2::Listener") {
+				listeners[l["Port"].(float64)] = l
+				ids[l["Port"].(float64)] = id
+			}
+			serving := 80.0
+			if stage.Certificate != "" {
+				serving = 443
+				https := listeners[443]
+				if https == nil || https["Protocol"] != "HTTPS" || !strings.Contains(render(https["Certificates"]), stage.Certificate) {
+					t.Errorf("%s: no HTTPS listener with %s: %v", stack, stage.Certificate, https)
+				}
+				redirect := listeners[80]["DefaultActions"].([]any)[0].(map[string]any)
+				if redirect["Type"] != "redirect" || !strings.Contains(render(redirect["RedirectConfig"]), `"Port":"443"`) {
+					t.Errorf("%s: HTTP does not redirect to HTTPS: %v", stack, redirect)
+				}
+			} else if len(listeners) != 1 {
+				t.Errorf("%s: %d listeners without a certificate, want HTTP only", stack, len(listeners))
+			}
+			actions := listeners[serving]["DefaultActions"].([]any)
+			if len(actions) != 1 || actions[0].(map[string]any)["Type"] != "forward" {
+				t.Errorf("%s: default actions %v, want one forward", stack, actions)
+			}
+			rules := resources(tmpl, "AWS::ElasticLoadBalancingV2::ListenerRule")
+			routed := 0
+			for _, svc := range cfg.Services {
+				if svc.Route != nil {
+					routed++
+				}
+			}
+			if len(rules) != routed {
+				t.Errorf("%s: %d listener rules for %d routed services", stack, len(rules), routed)
+			}
+			for id, r := range rules {
+				if render(r["ListenerArn"]) != "${"+ids[serving]+"}" {
+					t.Errorf("%s: rule %s is on %s, not the serving listener", stack, id, render(r["ListenerArn"]))
 				}
 			}
 		}

@@ -64,6 +64,10 @@ type Stage struct {
 	// which a TinyStacks release.yml that only retags at home also keeps working
 	// with. Ignored in the home region. Default: regional.
 	Images string `yaml:"images,omitempty"`
+	// Certificate is the ARN of an ACM certificate in the stage's region. With it
+	// the load balancer serves HTTPS on 443 and redirects HTTP on 80 to it.
+	// Default: HTTP on 80 only.
+	Certificate string `yaml:"certificate,omitempty"`
 }
 
 // Service is one container image built from the repository and run in every stage.

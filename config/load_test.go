@@ -78,7 +78,8 @@ func TestLoadFull(t *testing.T) {
 		Stages: []Stage{
 			{Name: "dev", Region: "us-east-1", Images: "regional"},
 			{Name: "staging", Region: "us-east-1", Images: "regional"},
-			{Name: "prod", Approval: true, Region: "eu-west-1", Images: "home"},
+			{Name: "prod", Approval: true, Region: "eu-west-1", Images: "home",
+				Certificate: "arn:aws:acm:eu-west-1:" + acct + ":certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"},
 		},
 		Services: []Service{
 			{

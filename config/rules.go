@@ -98,10 +98,11 @@ func Rules() map[string]Rule {
 		"Source.Branch":     {Pattern: branchSchema, Default: DefaultBranch},
 		"Source.Connection": {Pattern: connectionRe.String()},
 
-		"Stage.Name":     {Pattern: nameRe.String(), MaxLength: MaxStageName, Not: []string{contract.LatestTag}},
-		"Stage.Approval": {Default: false},
-		"Stage.Region":   region,
-		"Stage.Images":   {Enum: []any{ImagesRegional, ImagesHome}, Default: DefaultImages},
+		"Stage.Name":        {Pattern: nameRe.String(), MaxLength: MaxStageName, Not: []string{contract.LatestTag}},
+		"Stage.Approval":    {Default: false},
+		"Stage.Region":      region,
+		"Stage.Images":      {Enum: []any{ImagesRegional, ImagesHome}, Default: DefaultImages},
+		"Stage.Certificate": {Pattern: certificateRe.String()},
 
 		"Service.Name":        name(MaxServiceName),
 		"Service.Dockerfile":  repoFile,

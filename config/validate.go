@@ -176,11 +176,12 @@ func (c *Config) validate(explicitPriority []bool) []problem {
 }
 
 var (
-	nameRe       = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	regionRe     = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
-	connectionRe = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$`)
-	repoPartRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	envNameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	nameRe        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	regionRe      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
+	certificateRe = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+	connectionRe  = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$`)
+	repoPartRe    = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	envNameRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// Repository paths reach the build unquoted (the seed's build.yml runs
 	// docker build ... -f $DOCKERFILE_PATH), so they hold no shell syntax or space.
 	repoFileRe = regexp.MustCompile(`^[A-Za-z0-9_.@+=,/-]+$`)
@@ -311,6 +312,14 @@ func (v *validator) checkStages() {
 		}
 		if st.Region != c.Region {
 			v.checkRegion(p.at("region"), st.Region, false)
+		}
+		if st.Certificate != "" {
+			switch m := certificateRe.FindString(st.Certificate); {
+			case m == "":
+				v.addf(p.at("certificate"), "%q is not an ACM certificate ARN; copy it (arn:aws:acm:REGION:ACCOUNT:certificate/ID) from the Certificate Manager console", st.Certificate)
+			case strings.Split(st.Certificate, ":")[3] != st.Region:
+				v.addf(p.at("certificate"), "the certificate is in %s but the stage runs in %s; a load balancer can only use a certificate of its own region, so request or import one there", strings.Split(st.Certificate, ":")[3], st.Region)
+			}
 		}
 		if st.Images != ImagesRegional && st.Images != ImagesHome {
 			v.addf(p.at("images"), "%q is not a choice; use %q (a copy in the stage's region) or %q (the home repository)", st.Images, ImagesRegional, ImagesHome)

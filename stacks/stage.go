@@ -41,6 +41,7 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 	st.Cluster = stagecluster.New(st.Stack, "Shared", stagecluster.Props{
 		ClusterName:      names.Cluster(cfg.App, stage.Name),
 		LoadBalancerName: names.LoadBalancer(cfg.App, stage.Name),
+		CertificateARN:   stage.Certificate,
 	})
 
 	counts := desiredcount.New(st.Stack, "DesiredCount", desiredcount.Props{})

@@ -29,6 +29,9 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// AccessLogDays is how long load balancer access logs are kept. Default: 90.
 	AccessLogDays int
+	// CertificateARN is an ACM certificate in the stack's region. Default: none, and
+	// the load balancer serves HTTP on port 80 only.
+	CertificateARN string
 }
 
 // Cluster is a stage's shared network, cluster and load balancer.
@@ -41,8 +44,12 @@ type Cluster struct {
 	Cluster awsecs.Cluster
 	// LoadBalancer is shared by the stage's services.
 	LoadBalancer elb.ApplicationLoadBalancer
-	// Listener is the HTTP listener services attach their target groups to.
+	// Listener is the listener services attach their target groups to: HTTPS when
+	// a certificate is set, otherwise HTTPListener.
 	Listener elb.ApplicationListener
+	// HTTPListener listens on port 80: it serves the services, or redirects to
+	// HTTPS when a certificate is set.
+	HTTPListener elb.ApplicationListener
 	// FlowLogs receives the VPC's flow logs; AccessLogs the load balancer's access
 	// logs. Both are retained on delete.
 	FlowLogs   awslogs.LogGroup
@@ -122,11 +129,26 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 	nagsuppress.Accept(c.LoadBalancer, "AwsSolutions-EC23",
 		"An internet-facing load balancer: its security group admits HTTP from anywhere by design. Tasks admit traffic from this security group only.")
 
-	// The listener's default action comes from the stage's default service, which
-	// attaches without conditions; the others attach with routing rules.
-	c.Listener = c.LoadBalancer.AddListener(jsii.String("Http"), &elb.BaseApplicationListenerProps{
-		Port: jsii.Number(80),
-		Open: jsii.Bool(true),
-	})
+	// Services attach to Listener: the default service without conditions (it
+	// becomes the default action), the others with routing rules. Without a
+	// certificate that is the HTTP listener; with one, HTTPS, and port 80 keeps the
+	// same listener (no replacement fighting for the port) redirecting to it.
+	http := &elb.BaseApplicationListenerProps{Port: jsii.Number(80), Open: jsii.Bool(true)}
+	if props.CertificateARN != "" {
+		http.DefaultAction = elb.ListenerAction_Redirect(&elb.RedirectOptions{
+			Protocol: jsii.String("HTTPS"), Port: jsii.String("443"), Permanent: jsii.Bool(true),
+		})
+	}
+	c.HTTPListener = c.LoadBalancer.AddListener(jsii.String("Http"), http)
+	c.Listener = c.HTTPListener
+	if props.CertificateARN != "" {
+		c.Listener = c.LoadBalancer.AddListener(jsii.String("Https"), &elb.BaseApplicationListenerProps{
+			Port:         jsii.Number(443),
+			Protocol:     elb.ApplicationProtocol_HTTPS,
+			Certificates: &[]elb.IListenerCertificate{elb.ListenerCertificate_FromArn(jsii.String(props.CertificateARN))},
+			SslPolicy:    elb.SslPolicy_RECOMMENDED_TLS,
+			Open:         jsii.Bool(true),
+		})
+	}
 	return c
 }
