@@ -271,17 +271,27 @@ func ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), remoteTimeout)
 }
 
-func (c *awsCall) batchGetImage() (any, error) {
+// repositoryAndImages reads --repository-name and --image-ids, which every ECR
+// image call takes; required says whether --image-ids must name an image.
+func (c *awsCall) repositoryAndImages(required bool) (string, []imageID, error) {
 	repoName, err := c.required("--repository-name")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	ids, err := parseImageIDs(c.take("--image-ids"))
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if len(ids) == 0 {
-		return nil, fail(awsUsage, "aws: error: the following arguments are required: --image-ids")
+	if required && len(ids) == 0 {
+		return "", nil, fail(awsUsage, "aws: error: the following arguments are required: --image-ids")
+	}
+	return repoName, ids, nil
+}
+
+func (c *awsCall) batchGetImage() (any, error) {
+	repoName, ids, err := c.repositoryAndImages(true)
+	if err != nil {
+		return nil, err
 	}
 	accepted := c.take("--accepted-media-types")
 	if err := c.checkUnused(); err != nil {
@@ -431,11 +441,7 @@ type imageDetail struct {
 }
 
 func (c *awsCall) describeImages() (any, error) {
-	repoName, err := c.required("--repository-name")
-	if err != nil {
-		return nil, err
-	}
-	ids, err := parseImageIDs(c.take("--image-ids"))
+	repoName, ids, err := c.repositoryAndImages(false)
 	if err != nil {
 		return nil, err
 	}
@@ -563,16 +569,9 @@ func (c *awsCall) print(out any) error {
 // whole manifests, so a tag is removed in the registry's storage
 // (REHEARSAL_REGISTRY_STORAGE), which the registry reads on every request.
 func (c *awsCall) batchDeleteImage() (any, error) {
-	repoName, err := c.required("--repository-name")
+	repoName, ids, err := c.repositoryAndImages(true)
 	if err != nil {
 		return nil, err
-	}
-	ids, err := parseImageIDs(c.take("--image-ids"))
-	if err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
-		return nil, fail(awsUsage, "aws: error: the following arguments are required: --image-ids")
 	}
 	if err := c.checkUnused(); err != nil {
 		return nil, err
