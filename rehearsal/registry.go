@@ -2,7 +2,6 @@ package rehearsal
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/stagecoach/stagecoach/rehearsal/internal/standin"
 )
 
 // RegistryBinary is Debian's docker-registry (the CNCF distribution registry).
@@ -154,7 +153,7 @@ func (r *Registry) Digest(t testing.TB, repo, tag string) string {
 	}
 	desc, err := remote.Head(ref)
 	if err != nil {
-		if isMissing(err) {
+		if standin.IsNotFound(err) {
 			return ""
 		}
 		t.Fatalf("look up %s: %v", ref, err)
@@ -171,7 +170,7 @@ func (r *Registry) Tags(t testing.TB, repo string) []string {
 	}
 	tags, err := remote.List(rp)
 	if err != nil {
-		if isMissing(err) {
+		if standin.IsNotFound(err) {
 			return nil
 		}
 		t.Fatalf("list %s: %v", rp, err)
@@ -195,21 +194,4 @@ func (r *Registry) Labels(t testing.TB, repo, tag string) map[string]string {
 		t.Fatalf("read the config of %s: %v", ref, err)
 	}
 	return cfg.Config.Labels
-}
-
-// isMissing tells "no such tag or repository" from other registry errors.
-func isMissing(err error) bool {
-	var te *transport.Error
-	if !errors.As(err, &te) {
-		return false
-	}
-	if te.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, d := range te.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
 }

@@ -326,7 +326,7 @@ func (c *awsCall) batchGetImage() (any, error) {
 		desc, err := remote.Get(ref, remote.WithContext(cx))
 		cancel()
 		if err != nil {
-			if isNotFound(err) {
+			if IsNotFound(err) {
 				failures = append(failures, failure{id, "ImageNotFound", "Requested image not found"})
 				continue
 			}
@@ -458,7 +458,7 @@ func (c *awsCall) describeImages() (any, error) {
 	cx, cancel := ctx()
 	defer cancel()
 	tags, err := remote.List(repo, remote.WithContext(cx))
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		tags, err = nil, nil // an ECR repository nothing was pushed to yet
 	}
 	if err != nil {
@@ -593,7 +593,7 @@ func (c *awsCall) batchDeleteImage() (any, error) {
 	// tagsOf lists the tags on digest d.
 	tagsOf := func(d string) ([]string, error) {
 		all, err := remote.List(repo, remote.WithContext(cx))
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			return nil, nil
 		}
 		if err != nil {
@@ -627,7 +627,7 @@ func (c *awsCall) batchDeleteImage() (any, error) {
 			return nil, c.serviceError("InvalidParameterException", "BatchDeleteImage", "%v", err)
 		}
 		desc, err := remote.Head(ref, remote.WithContext(cx))
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			failures = append(failures, failure{id, "ImageNotFound", "Requested image not found"})
 			continue
 		}
@@ -657,7 +657,7 @@ func (c *awsCall) batchDeleteImage() (any, error) {
 			return nil, fail(awsOther, "aws stand-in: batch-delete-image: list tags of %s: %v", d, err)
 		}
 		if len(left) == 0 {
-			if err := remote.Delete(repo.Digest(d), remote.WithContext(cx)); err != nil && !isNotFound(err) {
+			if err := remote.Delete(repo.Digest(d), remote.WithContext(cx)); err != nil && !IsNotFound(err) {
 				return nil, fail(awsOther, "aws stand-in: batch-delete-image: delete %s: %v", d, err)
 			}
 			if len(remove) == 0 {

@@ -175,21 +175,26 @@ func (st *store) remoteHost(ref name.Reference, verb string) (string, error) {
 	return host, nil
 }
 
+// flagValue returns the value of the flag at args[*i], written "--flag=value" or
+// "--flag value" (then *i moves past the value), as docker's parser takes it.
+func flagValue(args []string, i *int) (string, error) {
+	a := args[*i]
+	if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
+		return v, nil
+	}
+	if *i+1 >= len(args) {
+		return "", fail(dockerUsage, "flag needs an argument: %s", a)
+	}
+	*i++
+	return args[*i], nil
+}
+
 func (st *store) login(args []string, sio IO) error {
 	var user, password, server string
 	stdin := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		val := func() (string, error) {
-			if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
-				return v, nil
-			}
-			if i+1 >= len(args) {
-				return "", fail(dockerUsage, "flag needs an argument: %s", a)
-			}
-			i++
-			return args[i], nil
-		}
+		val := func() (string, error) { return flagValue(args, &i) }
 		var err error
 		switch {
 		case a == "-u" || a == "--username" || strings.HasPrefix(a, "--username="):
@@ -244,16 +249,7 @@ func (st *store) build(args []string, sio IO) error {
 	var dockerfile, context string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		val := func() (string, error) {
-			if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
-				return v, nil
-			}
-			if i+1 >= len(args) {
-				return "", fail(dockerUsage, "flag needs an argument: %s", a)
-			}
-			i++
-			return args[i], nil
-		}
+		val := func() (string, error) { return flagValue(args, &i) }
 		var v string
 		var err error
 		switch {
@@ -434,7 +430,7 @@ func (st *store) pull(args []string, sio IO) error {
 	defer cancel()
 	img, err := remote.Image(ref, remote.WithContext(ctx))
 	if err != nil {
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			return fail(dockerFailed, "Error response from daemon: manifest for %s not found: manifest unknown: manifest unknown", args[0])
 		}
 		return fail(dockerFailed, "docker stand-in: pull %s: %v", ref, err)
@@ -457,8 +453,8 @@ func (st *store) pull(args []string, sio IO) error {
 	return nil
 }
 
-// isNotFound tells a missing manifest or repository from other registry errors.
-func isNotFound(err error) bool {
+// IsNotFound tells a missing manifest or repository from other registry errors.
+func IsNotFound(err error) bool {
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return false
