@@ -200,7 +200,7 @@ func TestPipelineShape(t *testing.T) {
 				projectIDs[id] = pr["Name"].(string)
 			}
 			var got []string
-			for i, st := range p["Stages"].([]any) {
+			for _, st := range p["Stages"].([]any) {
 				stage := st.(map[string]any)
 				name := stage["Name"].(string)
 				var actions []string
@@ -229,8 +229,8 @@ func TestPipelineShape(t *testing.T) {
 					}
 					actions = append(actions, desc)
 				}
-				_ = i
-				got = append(got, name+"["+join(actions)+"]")
+				slices.Sort(actions)
+				got = append(got, name+"["+strings.Join(actions, " ")+"]")
 			}
 			want := []string{"Source[Source:CodeStarSourceConnection]", "Build[Build:CodeBuild(" + names.BuildProject(cfg.App, svc.Name) + ") ImageDigest:Lambda TagsBefore:Lambda]"}
 			for _, st := range cfg.Stages {
@@ -272,18 +272,6 @@ func stripRef(s string) string {
 		return s[2 : len(s)-1]
 	}
 	return s
-}
-
-func join(xs []string) string {
-	sort.Strings(xs)
-	out := ""
-	for i, x := range xs {
-		if i > 0 {
-			out += " "
-		}
-		out += x
-	}
-	return out
 }
 
 func toAny(xs []string) []any {

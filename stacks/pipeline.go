@@ -17,6 +17,7 @@ import (
 	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/constructs/contractproject"
+	"github.com/stagecoach/stagecoach/constructs/logstore"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 	"github.com/stagecoach/stagecoach/constructs/releasepipeline"
 	"github.com/stagecoach/stagecoach/contract"
@@ -56,18 +57,11 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 	})}
 
 	// Server access logs of the bucket below, kept as long as the build logs.
-	st.AccessLogs = awss3.NewBucket(st.Stack, jsii.String("AccessLogs"), &awss3.BucketProps{
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id: jsii.String("ExpireAccessLogs"), Expiration: awscdk.Duration_Days(jsii.Number(logDays)),
-		}},
+	st.AccessLogs = logstore.AccessLogBucket(st.Stack, "AccessLogs", logstore.BucketProps{
+		Receives:        "the artifact bucket's access logs",
+		Days:            logDays,
+		ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
 	})
-	nagsuppress.Accept(st.AccessLogs, "AwsSolutions-S1",
-		"This bucket receives the artifact bucket's access logs; logging access to it too would need yet another bucket.")
 
 	pipelineName := names.Pipeline(cfg.App, svc.Name)
 	st.Bucket = awss3.NewBucket(st.Stack, jsii.String("Bucket"), &awss3.BucketProps{
@@ -203,7 +197,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 
 // logDays is how long build logs, access logs and pipeline artifacts are kept, as
 // TinyStacks kept logs.
-const logDays = 90
+const logDays = logstore.DefaultDays
 
 // artifactPrefix is where CodePipeline keeps a pipeline's artifacts in its bucket.
 func artifactPrefix(pipeline string) string {

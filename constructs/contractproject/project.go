@@ -14,6 +14,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/stagecoach/stagecoach/constructs/logstore"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 )
 
@@ -67,18 +68,10 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 	if timeout == nil {
 		timeout = awscdk.Duration_Minutes(jsii.Number(60))
 	}
-	retention := props.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_THREE_MONTHS
-	}
 
 	// A named log group, rather than the one CodeBuild creates on first run, so the
 	// retention applies and the logs outlive the stack.
-	p.LogGroup = awslogs.NewLogGroup(p.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/codebuild/" + props.ProjectName),
-		Retention:     retention,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	p.LogGroup = logstore.LogGroup(p.Construct, "Logs", "/aws/codebuild/"+props.ProjectName, props.LogRetention)
 
 	buildspec := awscodebuild.BuildSpec_FromSourceFilename(jsii.String(props.BuildspecFile))
 	if props.BuildspecFile == "" {

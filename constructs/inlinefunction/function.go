@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/constructs/logstore"
 )
 
 // Props configures a Function.
@@ -34,14 +36,7 @@ func New(scope constructs.Construct, id string, props Props) awslambda.Function 
 	if timeout == 0 {
 		timeout = 30
 	}
-	retention := props.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_THREE_MONTHS
-	}
-	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
-		Retention:     retention,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	logs := logstore.LogGroup(scope, id+"Logs", "", props.LogRetention)
 	// An explicit role rather than AWSLambdaBasicExecutionRole: that managed policy
 	// lets the function write to every log group in the account.
 	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{

@@ -4,7 +4,6 @@
 package stagecluster
 
 import (
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/stagecoach/stagecoach/constructs/logstore"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 )
 
@@ -66,14 +66,6 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 		azs = 2
 	}
 	c := &Cluster{Construct: constructs.NewConstruct(scope, jsii.String(id))}
-	retention := props.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_THREE_MONTHS
-	}
-	accessDays := props.AccessLogDays
-	if accessDays == 0 {
-		accessDays = 90
-	}
 
 	// No NAT gateways: they cost more than a small service. Public subnets with
 	// public task IPs reach ECR and Secrets Manager directly.
@@ -89,10 +81,7 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 
 	// Flow logs (rejected and accepted traffic) for incident review, kept as long as
 	// the other logs.
-	c.FlowLogs = awslogs.NewLogGroup(c.Construct, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
-		Retention:     retention,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	c.FlowLogs = logstore.LogGroup(c.Construct, "FlowLogs", "", props.LogRetention)
 	c.Vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
 		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(c.FlowLogs, nil),
 		TrafficType: awsec2.FlowLogTrafficType_ALL,
@@ -113,18 +102,10 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 
 	// Load balancer access logs need an SSE-S3 bucket in the stage's region. Kept on
 	// delete like every log; expired after the log retention.
-	c.AccessLogs = awss3.NewBucket(c.Construct, jsii.String("AccessLogs"), &awss3.BucketProps{
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:         jsii.String("ExpireAccessLogs"),
-			Expiration: awscdk.Duration_Days(jsii.Number(float64(accessDays))),
-		}},
+	c.AccessLogs = logstore.AccessLogBucket(c.Construct, "AccessLogs", logstore.BucketProps{
+		Receives: "the load balancer's access logs",
+		Days:     props.AccessLogDays,
 	})
-	nagsuppress.Accept(c.AccessLogs, "AwsSolutions-S1",
-		"This bucket receives the load balancer's access logs; logging access to it would need another bucket for every log bucket.")
 	c.LoadBalancer.LogAccessLogs(c.AccessLogs, jsii.String("alb"))
 	nagsuppress.Accept(c.LoadBalancer, "AwsSolutions-EC23",
 		"An internet-facing load balancer: its security group admits HTTP from anywhere by design. Tasks admit traffic from this security group only.")

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stagecoach/stagecoach/constructs/desiredcount"
+	"github.com/stagecoach/stagecoach/constructs/logstore"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 )
 
@@ -135,11 +136,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 	s := &Service{Construct: constructs.NewConstruct(scope, jsii.String(id))}
 	r := *p.Rollout
 
-	s.LogGroup = awslogs.NewLogGroup(s.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(p.LogGroupName),
-		Retention:     p.LogRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	s.LogGroup = logstore.LogGroup(s.Construct, "Logs", p.LogGroupName, p.LogRetention)
 
 	s.TaskDefinition = awsecs.NewFargateTaskDefinition(s.Construct, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
 		// Named after the service, so task definitions read well in the console.
@@ -325,9 +322,6 @@ func (p Props) withDefaults() Props {
 	def(&p.CPUTarget, 70)
 	if p.HealthCheckPath == "" {
 		p.HealthCheckPath = "/ping"
-	}
-	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
 	}
 	r := DefaultRollout
 	if p.Rollout != nil {
