@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/constructs/stageservice"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/names"
 )
@@ -484,4 +485,19 @@ func TestListenerRouting(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRolloutDefaultsAgree keeps the construct's own default (for library users, see
+// examples/) equal to the config's: both document the same one-minute rollout.
+func TestRolloutDefaultsAgree(t *testing.T) {
+	c, s := config.DefaultRollout, stageservice.DefaultRollout
+	want := stageservice.Rollout{
+		HealthCheckIntervalSeconds: c.HealthCheckInterval, HealthyThreshold: c.HealthyThreshold,
+		UnhealthyThreshold: c.UnhealthyThreshold, DeregistrationDelaySeconds: c.DeregistrationDelay,
+		GracePeriodSeconds: c.GracePeriod, StopTimeoutSeconds: c.StopTimeout,
+		MinHealthyPercent: c.MinHealthyPercent, MaxHealthyPercent: c.MaxPercent,
+	}
+	if s != want {
+		t.Errorf("stageservice.DefaultRollout = %+v, config.DefaultRollout gives %+v", s, want)
+	}
 }
