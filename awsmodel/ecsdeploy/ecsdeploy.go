@@ -177,7 +177,9 @@ func (a *Account) settle() {
 	}
 }
 
-func (a *Account) logf(format string, args ...any) { a.Log = append(a.Log, fmt.Sprintf(format, args...)) }
+func (a *Account) logf(format string, args ...any) {
+	a.Log = append(a.Log, fmt.Sprintf(format, args...))
+}
 
 // WaitError is a stack operation failing because CloudFormation waited on a service
 // whose tasks could not start.
