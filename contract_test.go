@@ -315,6 +315,17 @@ func TestServicesKeepTheirCount(t *testing.T) {
 				} else if cr := counts[att[0].(string)]; cr["Service"] != svc["ServiceName"] || render(cr["Tag"]) == "" {
 					t.Errorf("%s/%s takes its count from the custom resource of %v", stack, id, cr["Service"])
 				}
+				// The scalable target's minimum follows the same answer: a literal minimum
+				// above 0 would start tasks of a stage that was never released.
+				for tid, target := range resources(tmpl, "AWS::ApplicationAutoScaling::ScalableTarget") {
+					if !strings.Contains(render(target["ResourceId"]), `"`+id+`"`) {
+						continue
+					}
+					att, _ := target["MinCapacity"].(map[string]any)["Fn::GetAtt"].([]any)
+					if len(att) != 2 || att[1] != "MinCapacity" || counts[att[0].(string)] == nil {
+						t.Errorf("%s/%s MinCapacity is %v, want the DesiredCount custom resource's", stack, tid, target["MinCapacity"])
+					}
+				}
 				dc := svc["DeploymentConfiguration"].(map[string]any)
 				cb := dc["DeploymentCircuitBreaker"].(map[string]any)
 				if cb["Enable"] != true || cb["Rollback"] != true {

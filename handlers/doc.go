@@ -14,10 +14,12 @@ import _ "embed"
 var ImageTags string
 
 // DesiredCount is the custom resource that gives a stage's ECS service its
-// DesiredCount: 0 at creation while the stage's image tag does not exist yet (so the
-// stack does not wait on tasks that cannot start), the configured minimum once it does,
-// and the service's current count on every later update (so a deploy never resets
-// what autoscaling chose).
+// DesiredCount and its scalable target's MinCapacity: both 0 while the stage's image
+// tag does not exist (so no create or update waits on tasks that cannot start), the
+// configured minimum once it does, and on updates never less than the current count
+// (so a deploy never resets what autoscaling chose). The same function receives the
+// service's deployment events and raises a service still at 0 to its minimum once the
+// stage's tag exists: that is how the first release starts a stage.
 //
 //go:embed desiredcount.js
 var DesiredCount string

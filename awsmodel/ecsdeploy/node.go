@@ -25,9 +25,10 @@ const api = {
   registerScalableTarget: async (cluster, service, min, max) => { out.calls.push({ register: { cluster, service, min, max } }); },
   respond: async (url, body) => { out.response = JSON.parse(body); },
 };
+// The function's own console output is its log; the result goes to a file.
 Promise.resolve(h.run(api, input.event)).then(
-  () => console.log(JSON.stringify(out)),
-  (e) => { console.log(JSON.stringify({ error: String(e && e.message || e) })); });
+  () => fs.writeFileSync(process.argv[4], JSON.stringify(out)),
+  (e) => fs.writeFileSync(process.argv[4], JSON.stringify({ error: String(e && e.message || e) })));
 `
 
 // Node returns a Lambda that runs inline handler code under the node binary found on
@@ -76,9 +77,13 @@ func Node(dir string) (Lambda, error) {
 		if err := os.WriteFile(input, b, 0o644); err != nil {
 			return err
 		}
-		stdout, err := exec.Command(node, bridgePath, handler, input).Output()
+		result := filepath.Join(dir, fmt.Sprintf("result%d.json", n))
+		if log, err := exec.Command(node, bridgePath, handler, input, result).CombinedOutput(); err != nil {
+			return fmt.Errorf("node: %v\n%s", err, log)
+		}
+		stdout, err := os.ReadFile(result)
 		if err != nil {
-			return fmt.Errorf("node: %v", err)
+			return err
 		}
 		var got struct {
 			Error    string           `json:"error"`
@@ -86,7 +91,7 @@ func Node(dir string) (Lambda, error) {
 			Calls    []map[string]any `json:"calls"`
 		}
 		if err := json.Unmarshal(stdout, &got); err != nil {
-			return fmt.Errorf("node printed %q: %v", stdout, err)
+			return fmt.Errorf("node wrote %q: %v", stdout, err)
 		}
 		if got.Error != "" {
 			return fmt.Errorf("the function threw: %s", got.Error)

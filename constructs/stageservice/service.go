@@ -72,8 +72,9 @@ type Props struct {
 	Priority int
 	// Rollout tunes how fast a new version replaces the old. Default: DefaultRollout.
 	Rollout *Rollout
-	// DesiredCount sets the service's DesiredCount through a custom resource: 0 while
-	// the stage's image does not exist, then never reset by a deploy. RepositoryRegion
+	// DesiredCount sets the service's DesiredCount and its scalable target's minimum
+	// through a custom resource: 0 while the stage's image does not exist, the minimum
+	// from the first release on, never reset by a deploy. RepositoryRegion
 	// must be set with it. Default: DesiredCount is left out of the template, and
 	// CloudFormation creates the service with one task and waits for it to be healthy.
 	DesiredCount *desiredcount.Provider
@@ -175,9 +176,10 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		"Resource::*")
 
 	var desired *float64
+	minTasks := jsii.Number(float64(p.MinTasks))
 	if p.DesiredCount != nil {
 		stack := awscdk.Stack_Of(s.Construct)
-		desired = jsii.Number(p.DesiredCount.DesiredCount(s.Construct, "DesiredCount", desiredcount.Request{
+		count := p.DesiredCount.DesiredCount(s.Construct, "DesiredCount", desiredcount.Request{
 			ClusterName: p.ClusterName,
 			ServiceName: p.ServiceName,
 			ServiceARN: *stack.FormatArn(&awscdk.ArnComponents{
@@ -189,7 +191,11 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 			Tag:              p.Tag,
 			Min:              p.MinTasks,
 			Revision:         p.revision(*s.TaskDefinition.TaskDefinitionArn()),
-		}))
+		})
+		desired = jsii.Number(count.DesiredCount)
+		// 0 until the stage is released: registering the target moves the count into
+		// [min, max] at once, so a minimum above 0 would start tasks with no image.
+		minTasks = jsii.Number(count.MinCapacity)
 	}
 	s.Service = awsecs.NewFargateService(s.Construct, jsii.String("Service"), &awsecs.FargateServiceProps{
 		ServiceName:    jsii.String(p.ServiceName),
@@ -240,7 +246,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 	p.Listener.AddTargetGroups(jsii.String(id), groups)
 
 	s.Scaling = s.Service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
-		MinCapacity: jsii.Number(float64(p.MinTasks)),
+		MinCapacity: minTasks,
 		MaxCapacity: jsii.Number(float64(p.MaxTasks)),
 	})
 	s.Scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
