@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/stagecoach/stagecoach/awsmodel/cdkcli"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/constructs/stageservice"
 	"github.com/stagecoach/stagecoach/contract"
@@ -336,36 +336,27 @@ func TestServicesKeepTheirCount(t *testing.T) {
 	})
 }
 
-// TestStageStacksDependOnPipelines pins the deploy order and that no stack exports
-// or imports values.
-func TestStageStacksDependOnPipelines(t *testing.T) {
+// TestStacksDeleteIndependently: no stack depends on another and none exports or
+// imports values, so `cdk destroy STACK` deletes STACK and nothing else, as the CDK CLI
+// selects stacks (awsmodel/cdkcli, reading the synthesized manifest.json), and stacks
+// deploy in any order.
+func TestStacksDeleteIndependently(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *synthesis) {
-		for _, st := range s.app.Stages {
-			var deps []string
-			for _, d := range *st.Dependencies() {
-				deps = append(deps, *d.StackName())
+		m, err := cdkcli.Read(s.manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stacks := m.Stacks()
+		if len(stacks) != len(s.templates) {
+			t.Fatalf("the manifest lists stacks %v, the assembly has %d templates", stacks, len(s.templates))
+		}
+		for _, stack := range stacks {
+			got, err := m.Destroy([]string{stack}, false)
+			if err != nil || !slices.Equal(got, []string{stack}) {
+				t.Errorf("cdk destroy %s would delete %v (%v); want it alone", stack, got, err)
 			}
-			sort.Strings(deps)
-			var want []string
-			for _, svc := range s.cfg.Services {
-				want = append(want, names.PipelineStack(s.cfg.App, svc.Name))
-			}
-			// A later stage pulling from a regional copy also waits for the first
-			// stage that does in its region, whose stack holds the repositories.
-			for i, stage := range s.cfg.Stages {
-				if names.StageStack(s.cfg.App, stage.Name) != *st.StackName() || !s.cfg.PullsRegionally(i) {
-					continue
-				}
-				for j := range i {
-					if s.cfg.StageRegion(j) == s.cfg.StageRegion(i) && s.cfg.PullsRegionally(j) {
-						want = append(want, names.StageStack(s.cfg.App, s.cfg.Stages[j].Name))
-						break
-					}
-				}
-			}
-			sort.Strings(want)
-			if !slices.Equal(deps, want) {
-				t.Errorf("%s depends on %v, want %v", *st.StackName(), deps, want)
+			if deps := m.DependsOn(stack); len(deps) > 0 {
+				t.Errorf("%s depends on %v", stack, deps)
 			}
 		}
 		for stack, raw := range s.raw {

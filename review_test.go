@@ -452,11 +452,14 @@ func checkDescriptions(t *testing.T, s *synthesis) {
 	for i, st := range s.app.Stages {
 		names[*st.StackName()] = []string{"stage " + s.cfg.Stages[i].Name}
 	}
+	for _, st := range s.app.Regions {
+		names[*st.StackName()] = []string{"repositories", "region " + st.Region}
+	}
 	for name, tmpl := range s.templates {
 		got, _ := tmpl["Description"].(string)
 		words, ok := names[name]
 		if !ok {
-			t.Errorf("%s: neither a pipeline nor a stage stack", name)
+			t.Errorf("%s: neither a pipeline, a repository nor a stage stack", name)
 		}
 		for _, w := range append(words, "stagecoach: ", " "+s.cfg.App) {
 			if !strings.Contains(got, w) {

@@ -54,6 +54,7 @@ type synthesis struct {
 	cfg       *config.Config
 	app       *stacks.App
 	raw       map[string][]byte         // stack name → template as written by the CDK
+	manifest  []byte                    // the cloud assembly's manifest.json
 	errors    []string                  // error annotations (cdk-nag findings among them)
 	templates map[string]map[string]any // stack name → parsed template
 }
@@ -102,6 +103,11 @@ func synthesizeConfig(t *testing.T, path string, cfg *config.Config, validate bo
 		assembly = app.Synth(nil)
 	}()
 	s := &synthesis{cfg: cfg, app: defined, raw: map[string][]byte{}, templates: map[string]map[string]any{}}
+	manifest, err := os.ReadFile(filepath.Join(*assembly.Directory(), "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.manifest = manifest
 	for _, st := range *assembly.Stacks() {
 		name := *st.StackName()
 		b, err := os.ReadFile(filepath.Join(*assembly.Directory(), *st.TemplateFile()))
@@ -240,6 +246,11 @@ func (s *synthesis) region(stack string) string {
 	for _, st := range s.app.Pipelines {
 		if *st.StackName() == stack {
 			return *st.Region()
+		}
+	}
+	for _, st := range s.app.Regions {
+		if *st.StackName() == stack {
+			return st.Region
 		}
 	}
 	return ""

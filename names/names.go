@@ -26,6 +26,13 @@ func PipelineStack(app, service string) string { return app + "-" + service + "-
 // StageStack is the stack holding a stage's network, cluster, load balancer and services.
 func StageStack(app, stage string) string { return app + "-" + stage }
 
+// RegionStack is the stack holding the copies of every service's repository in a
+// region other than home. It belongs to no stage, so stages there can be added,
+// renamed or removed without touching the repositories. No stage or pipeline stack
+// can take its name: "repositories-" and a region are longer than any stage name, and
+// a pipeline stack's name ends in "-pipeline".
+func RegionStack(app, region string) string { return app + "-repositories-" + region }
+
 // Repository is the ECR repository of a service, in the home region and, with the same
 // name, in each other region a stage runs in.
 func Repository(app, service string) string { return app + "/" + service }

@@ -47,6 +47,7 @@ func TestNamesAtLimits(t *testing.T) {
 		{"connection", Connection(app, service), MaxConnection},
 		{"pipeline stack", PipelineStack(app, service), MaxStack},
 		{"stage stack", StageStack(app, stage), MaxStack},
+		{"region stack", RegionStack(app, "ap-southeast-2"), MaxStack},
 		{"build project", BuildProject(app, service), 255},
 		{"release project", ReleaseProject(app, service, stage), 255},
 		{"pipeline", Pipeline(app, service), 100},

@@ -11,8 +11,8 @@ import (
 )
 
 // newRepository defines a service's image repository: the home one in its pipeline
-// stack, or a regional one in the stage stack that owns a region (see regionOwner).
-// Both have the same name, settings and retention.
+// stack, or a regional one in its region's stack (RegionStack). Both have the same
+// name, settings and retention.
 func newRepository(scope constructs.Construct, id string, cfg *config.Config, service string) awsecr.Repository {
 	mutability, exclusions := tagMutability(cfg)
 	return awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
@@ -40,15 +40,3 @@ func importRepository(scope constructs.Construct, id string, cfg *config.Config,
 // stage outside the home region does, so tasks start from a copy in their own region
 // (faster pulls, no cross-region transfer, no dependency on the home region).
 func regional(cfg *config.Config, i int) bool { return cfg.PullsRegionally(i) }
-
-// regionOwner is the stage whose stack creates the regional repositories of stage
-// i's region: the first stage there that pulls regionally. A repository name exists
-// once per region, so later stages there import it.
-func regionOwner(cfg *config.Config, i int) int {
-	for j := range cfg.Stages {
-		if cfg.StageRegion(j) == cfg.StageRegion(i) && regional(cfg, j) {
-			return j
-		}
-	}
-	return i
-}
