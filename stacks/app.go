@@ -25,15 +25,18 @@ func Define(scope constructs.Construct, cfg *config.Config) *App {
 	for s := range cfg.Services {
 		a.Pipelines = append(a.Pipelines, NewPipelineStack(scope, cfg, s))
 	}
-	for _, region := range repositoryRegions(cfg) {
-		a.Regions = append(a.Regions, NewRegionStack(scope, cfg, region))
-	}
 	// No stack depends on another: `cdk destroy STACK` also destroys the stacks that
 	// depend on STACK, and every stack must be deletable on its own. A stage stack
 	// does not need its repository at create time (its services start at 0 until the
 	// stage's first release), so any deploy order works.
 	for i := range cfg.Stages {
 		a.Stages = append(a.Stages, NewStageStack(scope, cfg, i))
+	}
+	// After the stages: an app that kept its regional repositories in a stage stack
+	// (before version 2 of this layout) must update that stack, which releases them,
+	// before this one can import them (see README, "Destroy, re-create, rename").
+	for _, region := range repositoryRegions(cfg) {
+		a.Regions = append(a.Regions, NewRegionStack(scope, cfg, region))
 	}
 	// cdk-nag's AwsSolutions pack on every synth: an unsuppressed finding is an error
 	// annotation, which fails `cdk synth` and the tests.
