@@ -14,7 +14,9 @@ import (
 //
 //   - whether it exists, and its desired count, from REHEARSAL_ECS_SERVICES
 //     ("name=STATUS[:COUNT],..."; STATUS is ACTIVE, DRAINING, INACTIVE or MISSING;
-//     a service not listed is ACTIVE with 1 task);
+//     a service not listed is ACTIVE with 1 task). COUNT "0>N" is a stage's service
+//     before its first release: 0 until a forced deployment, after which its stage
+//     stack raises it to N (the DesiredCount function, on the deployment's event);
 //   - how a forced deployment rolls out, from REHEARSAL_ECS_ROLLOUT: the
 //     rolloutState each describe-services call reports in turn, the last one
 //     repeating (default IN_PROGRESS,COMPLETED; IN_PROGRESS,FAILED when
@@ -41,6 +43,8 @@ type ecsState struct {
 	// PRIMARY first.
 	Services map[string][]ecsDeployment `json:"services"`
 	Next     int                        `json:"next"`
+	// Started holds the services a "0>N" script has raised to N.
+	Started map[string]bool `json:"started,omitempty"`
 }
 
 type ecsFile struct {
@@ -102,10 +106,22 @@ func (f *ecsFile) deployments(key string) []ecsDeployment {
 type scriptedService struct {
 	status  string
 	desired int
+	// started is the count a "0>N" service is raised to after a forced
+	// deployment; -1 for none.
+	started int
+}
+
+// now applies what the service's stage stack did since: a started service runs
+// its raised count.
+func (s scriptedService) now(f *ecsFile, key string) scriptedService {
+	if s.started >= 0 && f.state.Started[key] {
+		s.desired = s.started
+	}
+	return s
 }
 
 func (c *awsCall) scripted(name string) (scriptedService, error) {
-	s := scriptedService{"ACTIVE", 1}
+	s := scriptedService{"ACTIVE", 1, -1}
 	list := c.sio.Getenv("REHEARSAL_ECS_SERVICES")
 	for _, entry := range strings.Split(list, ",") {
 		if strings.TrimSpace(entry) == "" {
@@ -119,18 +135,24 @@ func (c *awsCall) scripted(name string) (scriptedService, error) {
 		default:
 			bad = true
 		}
-		d := 1
+		d, started := 1, -1
 		if hasCount {
 			var err error
-			if d, err = strconv.Atoi(count); err != nil || d < 0 {
+			before, after, raised := strings.Cut(count, ">")
+			if d, err = strconv.Atoi(before); err != nil || d < 0 {
 				bad = true
+			}
+			if raised {
+				if started, err = strconv.Atoi(after); err != nil || d != 0 || started < 1 {
+					bad = true
+				}
 			}
 		}
 		if bad {
-			return s, fail(awsOther, "aws stand-in: REHEARSAL_ECS_SERVICES entry %q: want NAME=STATUS[:COUNT], STATUS one of ACTIVE, DRAINING, INACTIVE, MISSING", entry)
+			return s, fail(awsOther, "aws stand-in: REHEARSAL_ECS_SERVICES entry %q: want NAME=STATUS[:COUNT], STATUS one of ACTIVE, DRAINING, INACTIVE, MISSING, COUNT a number or 0>N", entry)
 		}
 		if n == name {
-			s = scriptedService{status, d}
+			s = scriptedService{status, d, started}
 		}
 	}
 	return s, nil
@@ -240,6 +262,7 @@ func (c *awsCall) updateService() (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s = s.now(f, key)
 	deps := f.deployments(key)
 	if force {
 		for i := range deps {
@@ -249,6 +272,13 @@ func (c *awsCall) updateService() (any, error) {
 		if s.desired == 0 {
 			// Nothing to start: the deployment is done at once.
 			d.RolloutState, deps = "COMPLETED", nil
+			if s.started > 0 {
+				// Its event reaches the stage stack, which raises the count.
+				if f.state.Started == nil {
+					f.state.Started = map[string]bool{}
+				}
+				f.state.Started[key] = true
+			}
 		} else {
 			d.Step = 0
 		}
@@ -296,6 +326,7 @@ func (c *awsCall) describeServices() (any, error) {
 			failures = append(failures, map[string]any{"arn": arn, "reason": "MISSING"})
 			continue
 		}
+		s = s.now(f, key)
 		deps := advance(f.deployments(key), script, f)
 		f.state.Services[key] = deps
 		services = append(services, c.serviceJSON(cluster, svc, s, deps))

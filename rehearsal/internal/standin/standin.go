@@ -20,6 +20,7 @@
 //	REHEARSAL_IMAGE_LAYERS   its number of layers (2)
 //	REHEARSAL_IAM_ALLOW      IAM actions the build's role has, comma-separated; unset: all
 //	REHEARSAL_ECS_SERVICES   NAME=STATUS[:COUNT],...: services that are not ACTIVE with 1 task
+//	                         (COUNT 0>N: at 0 until a forced deployment, then N)
 //	REHEARSAL_ECS_ROLLOUT    rolloutStates a forced deployment goes through (see ecs.go)
 //	REHEARSAL_ECS_STABLE     "false": `aws ecs wait services-stable` fails and
 //	                         deployments fail (unless REHEARSAL_ECS_ROLLOUT says otherwise)
