@@ -204,3 +204,29 @@ func TestModelRules(t *testing.T) {
 		t.Errorf("raising the minimum: desired %d after %d deployment(s), want 3 after 1", svc.Desired, svc.Deployments)
 	}
 }
+
+// TestFailedFirstRelease: the default release.yml removes the stage tag when the first
+// release fails. The service was raised to its minimum and cannot start; the next
+// config edit must not wait on it, and the next release starts it again.
+func TestFailedFirstRelease(t *testing.T) {
+	a := account(t)
+	tmpl := golden(t, prod.golden)
+	prod.deploy(t, a, tmpl, "create before the first release")
+	prod.release(t, a)
+	delete(a.Images, "us-east-1/acme/web:prod") // the failed release removes :prod
+	a.Scale("acme-prod", "acme-prod-web", 2)
+	if svc := a.Service("acme-prod", "acme-prod-web"); svc.Desired != 2 || svc.Running != 0 {
+		t.Fatalf("after the failed first release: %+v", svc)
+	}
+	prod.deploy(t, a, withEnv(t, tmpl, "FIX", "1"), "config edit after a failed first release")
+	// The service is back at 0. Its target keeps the minimum the start set (CloudFormation
+	// last registered 0 and the answer is 0 again, so it registers nothing): harmless, as no
+	// policy scales a service with no task, and the next start sets the same minimum.
+	if svc := a.Service("acme-prod", "acme-prod-web"); svc.Desired != 0 {
+		t.Errorf("the edit left the service at %d, want 0", svc.Desired)
+	}
+	prod.release(t, a)
+	if svc := a.Service("acme-prod", "acme-prod-web"); svc.Desired != 2 || svc.Running != 2 {
+		t.Errorf("the next release left the service at %d running %d, want 2", svc.Desired, svc.Running)
+	}
+}
