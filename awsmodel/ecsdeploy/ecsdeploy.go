@@ -34,7 +34,8 @@
 // that exists is taken to run healthy), deployment timing, CloudFormation's
 // stabilisation timeout, resources other than services, scalable targets, custom
 // resources, task definitions, clusters and EventBridge rules (they are applied
-// without effect), and the account's other regions' events.
+// without effect), deleting stacks or resources, and the account's other regions'
+// events.
 package ecsdeploy
 
 import (
