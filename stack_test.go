@@ -45,8 +45,9 @@ var goldenConfigs = []struct {
 	{"default", "stagecoach.yaml", nil},
 	{"monorepo", "testdata/configs/monorepo.yaml", nil},
 	// Ten services, four stages, three regions: a pipeline, a home-pulling stage in
-	// another region and a regional one stand for the other eleven stacks.
-	{"scale", "testdata/configs/scale.yaml", []string{"big-web-pipeline", "big-staging", "big-prod"}},
+	// another region, a regional one and its region's repositories stand for the
+	// other eleven stacks.
+	{"scale", "testdata/configs/scale.yaml", []string{"big-web-pipeline", "big-staging", "big-prod", "big-repositories-eu-west-1"}},
 }
 
 // synthesis is one config synthesized: its config and each stack's template.
