@@ -144,9 +144,10 @@ func TestRenameOrRemoveStage(t *testing.T) {
 
 // TestUpgradeMovesRegionalRepositories: an app deployed when the first stage stack of
 // a region held that region's repositories (the same resources, under the same logical
-// IDs, in shop-prod) moves them to the repository stack. Updating shop-prod releases
-// them (retained); the repository stack then adopts them with
-// --import-existing-resources, and fails on them without it, touching nothing else.
+// IDs, in shop-prod) moves them to the repository stack, as README says: shop-prod
+// first, which releases them (retained), then everything; the repository stack adopts
+// them with --import-existing-resources, and fails on them without it, touching
+// nothing else. Created first, the repository stack fails: shop-prod still holds them.
 func TestUpgradeMovesRegionalRepositories(t *testing.T) {
 	s := synthesize(t, "testdata/configs/monorepo.yaml")
 	regionStack := *s.app.Regions[0].StackName()
@@ -176,6 +177,15 @@ func TestUpgradeMovesRegionalRepositories(t *testing.T) {
 			if err := a.Deploy(name, s.region(name), tmpl, cfnretain.Options{}); err != nil {
 				t.Fatalf("the earlier layout: %v", err)
 			}
+		}
+		// The repository stack before shop-prod lets go: refused even with import.
+		var owned *cfnretain.ExistsError
+		if err := a.Deploy(regionStack, s.region(regionStack), s.templates[regionStack], cfnretain.Options{ImportExisting: true}); !errors.As(err, &owned) || owned.Owner != "shop-prod" {
+			t.Errorf("the repository stack created while shop-prod holds the repositories: %v", err)
+		}
+		// cdk deploy shop-prod --exclusively, then cdk deploy --all.
+		if err := a.Deploy("shop-prod", s.region("shop-prod"), s.templates["shop-prod"], opt); err != nil {
+			t.Fatal(err)
 		}
 		err := deployAll(a, s, opt)
 		var exists *cfnretain.ExistsError

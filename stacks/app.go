@@ -32,9 +32,9 @@ func Define(scope constructs.Construct, cfg *config.Config) *App {
 	for i := range cfg.Stages {
 		a.Stages = append(a.Stages, NewStageStack(scope, cfg, i))
 	}
-	// After the stages: an app that kept its regional repositories in a stage stack
-	// (before version 2 of this layout) must update that stack, which releases them,
-	// before this one can import them (see README, "Destroy, re-create, rename").
+	// An app that kept its regional repositories in a stage stack (before these stacks)
+	// updates that stack first, which releases them, and then this one imports them
+	// (README, "Destroy, re-create, rename").
 	for _, region := range repositoryRegions(cfg) {
 		a.Regions = append(a.Regions, NewRegionStack(scope, cfg, region))
 	}
