@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,5 +287,41 @@ func TestTagMutabilityKeepsCommitTagsImmutable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMutableFallbackWarns: stage names made only of hex characters each need an
+// exclusion filter of their own; with five of them nothing is left for latest, so
+// the repository is MUTABLE, and synth says so on every repository.
+func TestMutableFallbackWarns(t *testing.T) {
+	cfg, err := config.Load("stagecoach.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Stages = nil
+	for i := range cfg.Services {
+		cfg.Services[i].Stages = nil // the overrides name the default stages
+	}
+	for _, name := range []string{"beef", "cafe", "a1", "dead", "add"} {
+		cfg.Stages = append(cfg.Stages, config.Stage{Name: name, Images: config.ImagesRegional})
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := synthesizeConfig(t, "hex stages", cfg, false)
+	for where, repo := range repositories(s) {
+		if p := ecrtags.FromTemplate(repo.props); p.Mutability != ecrtags.Mutable {
+			t.Errorf("%s: %+v, want MUTABLE", where, p)
+		}
+	}
+	warned := 0
+	for _, w := range s.warnings {
+		if strings.Contains(w, "commit tags included") {
+			warned++
+		}
+	}
+	if warned != len(cfg.Services) {
+		t.Errorf("%d warnings about mutable commit tags, want one per repository (%d): %q", warned, len(cfg.Services), s.warnings)
 	}
 }
