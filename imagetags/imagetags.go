@@ -201,7 +201,7 @@ func generalize(members []string) (string, bool) {
 	// outside [0-9a-f]: "staging-*" reads better than "staging-*u*", for little.
 	mid := ""
 	if IsHex(prefix + suffix) {
-		if mid = commonRun(middles, true); mid == "" {
+		if mid = commonRun(middles); mid == "" {
 			return "", false
 		}
 	}
@@ -231,10 +231,9 @@ func commonSuffix(a, b string) string {
 	return a[len(a)-n:]
 }
 
-// commonRun returns the longest string found in every one of ss (the first in
-// lexical order among equals), holding a character outside [0-9a-f] when
-// needOther; "" when there is none.
-func commonRun(ss []string, needOther bool) string {
+// commonRun returns the longest string with a character outside [0-9a-f] found in
+// every one of ss (the first in lexical order among equals); "" when there is none.
+func commonRun(ss []string) string {
 	shortest := ss[0]
 	for _, s := range ss[1:] {
 		if len(s) < len(shortest) {
@@ -245,7 +244,7 @@ func commonRun(ss []string, needOther bool) string {
 		var found []string
 		for i := 0; i+n <= len(shortest); i++ {
 			run := shortest[i : i+n]
-			if needOther && IsHex(run) {
+			if IsHex(run) {
 				continue
 			}
 			all := true

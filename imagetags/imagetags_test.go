@@ -123,6 +123,9 @@ func TestCoverProperties(t *testing.T) {
 				if strings.Contains(p, "*") {
 					wildcards++
 				}
+				if MatchesCommitTags(p) {
+					t.Fatalf("Cover(%q) = %q: %q can match commit tags", tags, patterns, p)
+				}
 			}
 			for _, tag := range tags {
 				if policy.Immutable(tag) {
