@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/stagecoach/stagecoach/awsmodel/ecrtags"
 	"github.com/stagecoach/stagecoach/contract"
 )
 
@@ -86,8 +87,9 @@ func MatchesCommitTags(pattern string) bool {
 // outside [0-9a-f] in common to group the rest.
 //
 // Grouping is greedy: it merges the two groups whose pattern stays narrowest (most
-// literal characters, anchored ones counting double), but only while the groups
-// left can still be covered in max patterns, so it finds patterns whenever any exist.
+// literal characters, anchored ones counting double), folds in every group the new
+// pattern already matches, and only merges while the groups left can still be
+// covered in max patterns, so it finds patterns whenever any exist.
 func Cover(tags []string, max int) (patterns []string, ok bool) {
 	var groups []group
 	seen := map[string]bool{}
@@ -130,13 +132,21 @@ func Cover(tags []string, max int) (patterns []string, ok bool) {
 		})
 		merged := false
 		for _, c := range cands {
+			// Groups whose tags the new pattern matches already join it: an exact
+			// filter for a tag a wildcard covers would make nothing more mutable.
 			next := make([]group, 0, len(groups)-1)
+			joined := c.g
 			for k, g := range groups {
-				if k != c.i && k != c.j {
+				switch {
+				case k == c.i || k == c.j:
+				case matchesAll(joined.pattern, g.members):
+					joined.members = append(joined.members, g.members...)
+					joined.first = min(joined.first, g.first)
+				default:
 					next = append(next, g)
 				}
 			}
-			next = append(next, c.g)
+			next = append(next, joined)
 			if coverable(next, max) {
 				groups, merged = next, true
 				break
@@ -151,6 +161,15 @@ func Cover(tags []string, max int) (patterns []string, ok bool) {
 		patterns = append(patterns, g.pattern)
 	}
 	return patterns, true
+}
+
+func matchesAll(pattern string, tags []string) bool {
+	for _, t := range tags {
+		if !ecrtags.Match(pattern, t) {
+			return false
+		}
+	}
+	return true
 }
 
 type group struct {
