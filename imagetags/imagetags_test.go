@@ -26,6 +26,10 @@ func TestCoverExamples(t *testing.T) {
 		{[]string{"beef", "cafe", "a1", "dead", "add"}, nil},
 		{[]string{"beef", "cafe", "a1"}, []string{"latest", "beef", "cafe", "a1", "*.previous"}},
 		{[]string{"prod-us", "prod-eu", "prod-ap", "staging-us", "staging-eu", "dev"}, []string{"latest", "prod-*", "staging-*", "dev", "*.previous"}},
+		// A wildcard takes in every tag it already matches: no filter is redundant.
+		{[]string{"stage0", "stage1", "stage2", "stage3", "stage4", "stage5"}, []string{"latest", "stage*"}},
+		// "*ev*" covers dev and every rollback tag (previous).
+		{[]string{"dev", "qa", "uat", "staging", "preprod", "prod"}, []string{"*st*", "*ev*", "qa", "uat", "pr*od"}},
 	} {
 		t.Run(strings.Join(tc.stages, ","), func(t *testing.T) {
 			got, ok := Cover(Moving(tc.stages), MaxExclusionFilters)
