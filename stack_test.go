@@ -57,6 +57,7 @@ type synthesis struct {
 	raw       map[string][]byte         // stack name → template as written by the CDK
 	manifest  []byte                    // the cloud assembly's manifest.json
 	errors    []string                  // error annotations (cdk-nag findings among them)
+	warnings  []string                  // warning annotations
 	templates map[string]map[string]any // stack name → parsed template
 }
 
@@ -122,8 +123,11 @@ func synthesizeConfig(t *testing.T, path string, cfg *config.Config, validate bo
 		s.raw[name] = b
 		s.templates[name] = tmpl
 		for _, m := range *st.Messages() {
-			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+			switch m.Level {
+			case cxapi.SynthesisMessageLevel_ERROR:
 				s.errors = append(s.errors, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+			case cxapi.SynthesisMessageLevel_WARNING:
+				s.warnings = append(s.warnings, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/imagetags"
 	"github.com/stagecoach/stagecoach/names"
 )
 
@@ -324,6 +325,24 @@ func (v *validator) checkStages() {
 		if st.Images != ImagesRegional && st.Images != ImagesHome {
 			v.addf(p.at("images"), "%q is not a choice; use %q (a copy in the stage's region) or %q (the home repository)", st.Images, ImagesRegional, ImagesHome)
 		}
+	}
+	v.checkLifecycleRules()
+}
+
+// checkLifecycleRules refuses stage names whose images ECR's lifecycle policy could
+// not protect: every stage tag and rollback tag needs a rule of its own, or a
+// wildcard shared with other stage names that no commit tag can match (a character
+// outside a-f in common), and a policy takes 50 rules (see package imagetags).
+func (v *validator) checkLifecycleRules() {
+	var stages []string
+	for _, st := range v.c.Stages {
+		if !nameRe.MatchString(st.Name) {
+			return // reported above
+		}
+		stages = append(stages, st.Name)
+	}
+	if _, ok := imagetags.Cover(imagetags.Moving(stages), imagetags.MaxLifecycleProtections); !ok {
+		v.addf(keyPath{"stages"}, "ECR's lifecycle policy (at most 50 rules) cannot keep the images of these %d stages, whose names have too few letters beyond a-f in common; use fewer stages, or names that share a letter such as a common prefix (e.g. prod-us, prod-eu)", len(stages))
 	}
 }
 

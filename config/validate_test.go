@@ -238,6 +238,21 @@ func TestValidate(t *testing.T) {
 			c.Services[1].Route.Priority = 7
 		}, []want{{"services[2].route.priority", `7 is also the priority of services[1] ("api"); listener rule priorities must be unique`, 0}}},
 
+		// stages whose images a lifecycle policy cannot keep: 48 names of hex
+		// characters need 48 rules of their own, and latest and the rollback tags more.
+		{"stages beyond the lifecycle rules", func(c *Config) {
+			c.Stages = nil
+			for i := 0; i < MaxStages; i++ {
+				c.Stages = append(c.Stages, Stage{Name: fmt.Sprintf("%c%x", 'a'+i%6, i)})
+			}
+		}, []want{{"stages", "ECR's lifecycle policy (at most 50 rules) cannot keep the images of these 48 stages", 0}}},
+		{"many stages sharing letters", func(c *Config) {
+			c.Stages = nil
+			for i := 0; i < MaxStages; i++ {
+				c.Stages = append(c.Stages, Stage{Name: fmt.Sprintf("stage%d", i)})
+			}
+		}, nil},
+
 		// derived names
 		{"stage stack is a pipeline stack", func(c *Config) { c.Stages[1].Name = "web-pipeline" }, []want{{"stages[1].name", `the stack of stage "web-pipeline" would be named "acme-web-pipeline", like the pipeline stack of service "web"; rename one of them`, 0}}},
 		{"release project is a build project", func(c *Config) {

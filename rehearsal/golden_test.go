@@ -43,6 +43,13 @@ func newPipeline(t *testing.T, h *Harness, name string) *pipeline {
 	if len(steps) < 2 || steps[0].Stage != "Build" {
 		t.Fatalf("%s: want a Build stage, then releases; got %+v", path, steps)
 	}
+	// The registries refuse to move the tags the template's repository keeps
+	// immutable, as ECR would.
+	mutability, err := TagMutabilitySetting(tmpl)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	h.Settings["REHEARSAL_ECR_TAG_MUTABILITY"] = mutability
 	p := &pipeline{h: h, build: steps[0], releases: steps[1:]}
 	env := p.env(t, p.build)
 	p.repo = strings.TrimPrefix(env[contract.ECRImageURL], env[contract.ECREndpoint]+"/")

@@ -121,15 +121,17 @@ func sourceKey(moduleRoot string) (string, error) {
 	h := sha256.New()
 	io.WriteString(h, runtime.Version())
 	files := []string{filepath.Join(moduleRoot, "go.mod"), filepath.Join(moduleRoot, "go.sum")}
-	src := filepath.Join(moduleRoot, "rehearsal", "internal", "standin")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			files = append(files, p)
+	// The stand-ins and the AWS models they use.
+	for _, src := range []string{filepath.Join(moduleRoot, "rehearsal", "internal", "standin"), filepath.Join(moduleRoot, "awsmodel")} {
+		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			return "", err
 		}
-		return err
-	})
-	if err != nil {
-		return "", err
 	}
 	sort.Strings(files)
 	for _, f := range files {

@@ -21,6 +21,7 @@ import (
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 	"github.com/stagecoach/stagecoach/constructs/releasepipeline"
 	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/imagetags"
 	"github.com/stagecoach/stagecoach/names"
 )
 
@@ -238,54 +239,71 @@ func buildRevision(svc config.Service) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// maxMutableTags is how many exclusion filters ECR accepts on a repository.
-const maxMutableTags = 5
-
-// tagMutability makes every tag immutable except :latest and the stage tags. ECR takes
-// at most five exceptions, so an app with more than four stages keeps mutable tags
-// (the README says so).
+// tagMutability makes every tag immutable except :latest, the stage tags and the
+// rollback tags (see mutableTagFilters). When ECR's five exclusion filters cannot
+// cover them without also covering commit tags, every tag stays mutable (the README
+// says so, and synth warns).
 func tagMutability(cfg *config.Config) (awsecr.TagMutability, *[]awsecr.ImageTagMutabilityExclusionFilter) {
-	if len(cfg.Stages)+1 > maxMutableTags {
+	patterns := mutableTagFilters(stageNames(cfg))
+	if patterns == nil {
 		return awsecr.TagMutability_MUTABLE, nil
 	}
-	filters := []awsecr.ImageTagMutabilityExclusionFilter{awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(contract.LatestTag))}
-	for _, s := range cfg.Stages {
-		filters = append(filters, awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(s.Name)))
+	var filters []awsecr.ImageTagMutabilityExclusionFilter
+	for _, p := range patterns {
+		filters = append(filters, awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(p)))
 	}
 	return awsecr.TagMutability_IMMUTABLE_WITH_EXCLUSION, &filters
 }
 
-// repositoryLifecycle keeps every image a stage or :latest points to, expires
-// untagged images (left behind when a tag moves) after a week, and keeps the newest
-// 25 of the rest, as TinyStacks did.
-func repositoryLifecycle(cfg *config.Config) *[]*awsecr.LifecycleRule {
-	protected := []string{contract.LatestTag}
+// stageNames lists the stages in pipeline order.
+func stageNames(cfg *config.Config) []string {
+	var out []string
 	for _, s := range cfg.Stages {
-		protected = append(protected, s.Name)
+		out = append(out, s.Name)
 	}
-	return &[]*awsecr.LifecycleRule{
-		{
-			RulePriority: jsii.Number(1),
-			Description:  jsii.String("Never expire images a stage or latest runs"),
-			TagStatus:    awsecr.TagStatus_TAGGED,
-			// An image matched by a higher-priority rule is never expired by a lower
-			// one; a count this high never expires anything itself.
-			TagPatternList: jsii.Strings(protected...),
+	return out
+}
+
+// repositoryLifecycle keeps every image :latest, a stage or a stage's rollback tag
+// is on, expires untagged images (left behind when a tag moves) after a week, and
+// keeps the newest 25 of the rest, as TinyStacks did.
+//
+// ECR selects an image for a rule only if the image has a tag matching EVERY entry
+// of the rule's tagPatternList, so each protected tag gets a rule of its own with a
+// one-entry list; an image a rule selects is never expired by a later rule, and a
+// count this high never expires anything itself. ECR takes 50 rules per policy:
+// when latest, the stage tags and the rollback tags need more than 48, tags share
+// wildcard rules that no commit tag can match (imagetags.Cover; config refuses the
+// stage names for which none exist).
+func repositoryLifecycle(cfg *config.Config) *[]*awsecr.LifecycleRule {
+	patterns, ok := imagetags.Cover(imagetags.Moving(stageNames(cfg)), imagetags.MaxLifecycleProtections)
+	if !ok {
+		panic("stacks: config accepted stage names whose images no lifecycle policy can keep") // config.Validate refuses them
+	}
+	var rules []*awsecr.LifecycleRule
+	for _, p := range patterns {
+		rules = append(rules, &awsecr.LifecycleRule{
+			RulePriority:   jsii.Number(len(rules) + 1),
+			Description:    jsii.String("Never expire the image :" + p + " is on"),
+			TagStatus:      awsecr.TagStatus_TAGGED,
+			TagPatternList: jsii.Strings(p),
 			MaxImageCount:  jsii.Number(9999),
-		},
-		{
-			RulePriority: jsii.Number(2),
+		})
+	}
+	rules = append(rules,
+		&awsecr.LifecycleRule{
+			RulePriority: jsii.Number(len(rules) + 1),
 			Description:  jsii.String("Expire untagged images after 7 days"),
 			TagStatus:    awsecr.TagStatus_UNTAGGED,
 			MaxImageAge:  awscdk.Duration_Days(jsii.Number(7)),
 		},
-		{
-			RulePriority:  jsii.Number(3),
+		&awsecr.LifecycleRule{
+			RulePriority:  jsii.Number(len(rules) + 2),
 			Description:   jsii.String("Keep the newest 25 other images"),
 			TagStatus:     awsecr.TagStatus_ANY,
 			MaxImageCount: jsii.Number(25),
-		},
-	}
+		})
+	return &rules
 }
 
 // registryEndpoint is the ECR registry host of the deploying account in region.

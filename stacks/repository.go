@@ -15,7 +15,7 @@ import (
 // name, settings and retention.
 func newRepository(scope constructs.Construct, id string, cfg *config.Config, service string) awsecr.Repository {
 	mutability, exclusions := tagMutability(cfg)
-	return awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
+	repo := awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(names.Repository(cfg.App, service)),
 		ImageScanOnPush: jsii.Bool(true),
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
@@ -25,6 +25,13 @@ func newRepository(scope constructs.Construct, id string, cfg *config.Config, se
 		ImageTagMutability:                 mutability,
 		ImageTagMutabilityExclusionFilters: exclusions,
 	})
+	if mutableTagFilters(stageNames(cfg)) == nil {
+		awscdk.Annotations_Of(repo).AddWarningV2(jsii.String("stagecoach:MutableCommitTags"), jsii.String(
+			"every tag in this repository is mutable, commit tags included: ECR takes five tag mutability exclusion filters, "+
+				"and they cannot cover latest and these stage names without covering commit tags too (stage names made only of "+
+				"the characters 0-9 and a-f each need a filter of their own); rename stages so they share a letter beyond a-f to keep commit tags immutable"), nil)
+	}
+	return repo
 }
 
 // importRepository refers to a service's repository in region by its derived name.

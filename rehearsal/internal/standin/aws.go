@@ -18,6 +18,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/stagecoach/stagecoach/awsmodel/ecrtags"
 )
 
 // LoginToken is what `aws ecr get-login-password` prints and the only password
@@ -410,10 +412,20 @@ func (c *awsCall) putImage() (any, error) {
 	}
 	cx, cancel := ctx()
 	defer cancel()
-	// ECR refuses to put a tag where it already is; release scripts that
-	// re-run must handle this, so the stand-in refuses too.
-	if cur, err := remote.Head(ref, remote.WithContext(cx)); err == nil && cur.Digest.String() == digest {
+	// ECR refuses to put a tag where it already is (release scripts that re-run
+	// must handle this), and to move an immutable tag (see mutability.go).
+	policy, err := tagPolicy(c.sio.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	switch err := policy.PutImage(repoName, tag, currentDigest(cx, ref), digest).(type) {
+	case nil:
+	case *ecrtags.AlreadyExistsError:
 		return nil, c.serviceError("ImageAlreadyExistsException", "PutImage", "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", digest, tag, repoName, c.account)
+	case *ecrtags.RefusedError:
+		return nil, c.serviceError(err.Code, "PutImage", "%s", err.Error())
+	default:
+		return nil, err
 	}
 	if err := remote.Put(ref, rawManifest{[]byte(manifest), types.MediaType(mediaType)}, remote.WithContext(cx)); err != nil {
 		if strings.Contains(err.Error(), "BLOB_UNKNOWN") || strings.Contains(err.Error(), "MANIFEST_BLOB_UNKNOWN") {

@@ -403,6 +403,18 @@ func (st *store) push(args []string, sio IO) error {
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()
 	fmt.Fprintf(sio.Stdout, "The push refers to repository [%s]\n", ref.Context().Name())
+	// ECR refuses a push of an immutable tag that exists, even of the same image.
+	if tag, isTag := ref.(name.Tag); isTag {
+		if _, ecr := ecrRegion(sio, host); ecr {
+			policy, err := tagPolicy(sio.Getenv)
+			if err != nil {
+				return err
+			}
+			if err := policy.Push(ref.Context().RepositoryStr(), tag.TagStr(), currentDigest(ctx, tag), d); err != nil {
+				return fail(dockerFailed, "%s", err.Error())
+			}
+		}
+	}
 	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
 		return fail(dockerFailed, "docker stand-in: push %s: %v", ref, err)
 	}

@@ -16,6 +16,8 @@
 //	REHEARSAL_REGISTRY_STORAGE  HOST=DIR,...: the storage directory of each local
 //	                         registry, where `aws ecr batch-delete-image` removes tags
 //	                         (the registry's API can only delete whole manifests)
+//	REHEARSAL_ECR_TAG_MUTABILITY  MUTABILITY[:FILTER,...]: the repositories' tag
+//	                         mutability (see mutability.go); unset: MUTABLE
 //	REHEARSAL_IMAGE_MB       size of the image `docker build` makes (1)
 //	REHEARSAL_IMAGE_LAYERS   its number of layers (2)
 //	REHEARSAL_IAM_ALLOW      IAM actions the build's role has, comma-separated; unset: all
