@@ -183,8 +183,12 @@ func runAWS(args []string, sio IO, errOut io.Writer) error {
 		out, err = c.describeServices()
 	case "ecs wait":
 		return c.wait()
+	case "ecs describe-task-definition":
+		out, err = c.describeTaskDefinition()
+	case "ecs register-task-definition":
+		out, err = c.registerTaskDefinition()
 	default:
-		return fail(awsUsage, "aws stand-in: %s %s is not supported (supported: ecr get-login-password, batch-get-image, put-image, describe-images, batch-delete-image; ecs update-service, describe-services, wait services-stable)", c.service, c.operation)
+		return fail(awsUsage, "aws stand-in: %s %s is not supported (supported: ecr get-login-password, batch-get-image, put-image, describe-images, batch-delete-image; ecs update-service, describe-services, wait services-stable, describe-task-definition, register-task-definition)", c.service, c.operation)
 	}
 	if err != nil {
 		return err
@@ -414,6 +418,8 @@ func (c *awsCall) putImage() (any, error) {
 	// re-run must handle this, so the stand-in refuses too.
 	if cur, err := remote.Head(ref, remote.WithContext(cx)); err == nil && cur.Digest.String() == digest {
 		return nil, c.serviceError("ImageAlreadyExistsException", "PutImage", "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", digest, tag, repoName, c.account)
+	} else if err == nil && tagPolicy(c.sio.Getenv).Immutable(tag) {
+		return nil, c.serviceError("ImageTagAlreadyExistsException", "PutImage", "The image with tag '%s' already exists in the repository with name '%s' and cannot be overwritten because the tag is immutable.", tag, repoName)
 	}
 	if err := remote.Put(ref, rawManifest{[]byte(manifest), types.MediaType(mediaType)}, remote.WithContext(cx)); err != nil {
 		if strings.Contains(err.Error(), "BLOB_UNKNOWN") || strings.Contains(err.Error(), "MANIFEST_BLOB_UNKNOWN") {

@@ -62,6 +62,8 @@ func runDocker(args []string, sio IO, errOut io.Writer) error {
 		return st.push(args[1:], sio)
 	case "pull":
 		return st.pull(args[1:], sio)
+	case "images":
+		return st.images(args[1:], sio)
 	default:
 		return fail(dockerUsage, "docker stand-in: %q is not supported (supported: login, build, tag, push, pull); extend rehearsal/internal/standin if a buildspec needs it", args[0])
 	}
@@ -402,6 +404,9 @@ func (st *store) push(args []string, sio IO) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()
+	if err := refusePush(ctx, sio, host, ref, d); err != nil {
+		return err
+	}
 	fmt.Fprintf(sio.Stdout, "The push refers to repository [%s]\n", ref.Context().Name())
 	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
 		return fail(dockerFailed, "docker stand-in: push %s: %v", ref, err)

@@ -191,7 +191,7 @@ func (c *awsCall) serviceJSON(cluster, svc string, s scriptedService, deps []ecs
 		}
 		list = append(list, m)
 	}
-	return map[string]any{
+	out := map[string]any{
 		"serviceName":  svc,
 		"serviceArn":   serviceARN,
 		"clusterArn":   clusterARN,
@@ -203,6 +203,10 @@ func (c *awsCall) serviceJSON(cluster, svc string, s scriptedService, deps []ecs
 		},
 		"deployments": list,
 	}
+	if key, _, _, _ := c.serviceKey(cluster, svc); c.serviceTaskDefinition(key) != "" {
+		out["taskDefinition"] = c.serviceTaskDefinition(key)
+	}
+	return out
 }
 
 func (c *awsCall) updateService() (any, error) {
@@ -213,6 +217,8 @@ func (c *awsCall) updateService() (any, error) {
 	cluster := c.single("--cluster")
 	c.take("--cluster")
 	force := len(c.take("--force-new-deployment")) > 0
+	taskDefinition := c.single("--task-definition")
+	c.take("--task-definition")
 	if err := c.checkUnused(); err != nil {
 		return nil, err
 	}
@@ -221,6 +227,9 @@ func (c *awsCall) updateService() (any, error) {
 	}
 	key, _, _, arn := c.serviceKey(cluster, svc)
 	if err := c.authorize("UpdateService", "ecs:UpdateService", arn); err != nil {
+		return nil, err
+	}
+	if err := c.clusterElsewhere(cluster, "UpdateService"); err != nil {
 		return nil, err
 	}
 	if c.sio.Getenv("REHEARSAL_ECS_UPDATE_FAILS") == "true" {
@@ -235,6 +244,13 @@ func (c *awsCall) updateService() (any, error) {
 		return nil, c.serviceError("ServiceNotFoundException", "UpdateService", "Service not found.")
 	case "DRAINING", "INACTIVE":
 		return nil, c.serviceError("ServiceNotActiveException", "UpdateService", "Service was not ACTIVE.")
+	}
+	if taskDefinition != "" {
+		// A new task definition starts a deployment, forced or not.
+		if _, err := c.moveService(key, taskDefinition); err != nil {
+			return nil, err
+		}
+		force = true
 	}
 	f, err := openECS(c.sio)
 	if err != nil {
@@ -286,6 +302,9 @@ func (c *awsCall) describeServices() (any, error) {
 	for _, svc := range svcs {
 		key, _, _, arn := c.serviceKey(cluster, svc)
 		if err := c.authorize("DescribeServices", "ecs:DescribeServices", arn); err != nil {
+			return nil, err
+		}
+		if err := c.clusterElsewhere(cluster, "DescribeServices"); err != nil {
 			return nil, err
 		}
 		s, err := c.scripted(svc)
