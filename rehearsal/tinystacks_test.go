@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/stagecoach/stagecoach/awsmodel/ecrtags"
 	"github.com/stagecoach/stagecoach/buildspecs"
+	"github.com/stagecoach/stagecoach/buildspecs/check"
+	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/rehearsal/internal/standin"
 )
@@ -495,4 +498,33 @@ func apiShape(v any) any {
 		return out
 	}
 	return v
+}
+
+// TestTinyStacksFailuresAreFlagged: every failure the corpus scenarios expect is one
+// the buildspec check reports, as an error, for the release.yml at fault.
+func TestTinyStacksFailuresAreFlagged(t *testing.T) {
+	cfg, err := config.Load("../testdata/configs/monorepo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]string{notFargate: "fargate-fields", staleRegion: "regional-copy"}
+	for _, pair := range tinyPairs(t) {
+		use, err := check.Find(cfg, "services/api/release.yml", "api", check.Release)
+		if err != nil {
+			t.Fatal(err)
+		}
+		findings, err := check.Check(pair.release, use.Options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for sc, want := range pair.want {
+			rule, ok := rules[want]
+			if !ok {
+				t.Fatalf("%s, %s: no check rule is known for %q", pair.name, sc, want)
+			}
+			if !slices.ContainsFunc(findings, func(f check.Finding) bool { return f.Rule == rule && f.Severity == check.Error }) {
+				t.Errorf("%s, %s fails (%s), and the check does not report %s: %v", pair.name, sc, want, rule, findings)
+			}
+		}
+	}
 }
