@@ -317,7 +317,7 @@ func unquoteSingle(s string) string {
 }
 
 func (c *checker) bashSyntax() {
-	if c.spec.shell == "bash" || (c.spec.shell == "" || c.spec.shell == "sh" || c.spec.shell == "/bin/sh") && c.o.Sh != "dash" {
+	if c.spec.shell == "bash" || c.spec.shell == "/bin/bash" || (c.spec.shell == "" || c.spec.shell == "sh" || c.spec.shell == "/bin/sh") && c.o.Sh != "dash" {
 		return
 	}
 	shell := c.spec.shell

@@ -1,12 +1,17 @@
 package check
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
@@ -229,5 +234,35 @@ func TestReview(t *testing.T) {
 	}
 	if strings.Contains(md, "build.yml") {
 		t.Errorf("the review names a file the repository does not have:\n%s", md)
+	}
+}
+
+// TestCorpusIsValidBuildspec: every corpus file is a buildspec CodeBuild accepts, by
+// the strict 0.2 schema, so the findings above are about behaviour, not syntax.
+func TestCorpusIsValidBuildspec(t *testing.T) {
+	schema, err := jsonschema.NewCompiler().Compile("../testdata/buildspec-0.2.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.yml"))
+	if len(files) == 0 {
+		t.Fatal("no corpus files")
+	}
+	for _, f := range files {
+		var doc any
+		if err := yaml.Unmarshal([]byte(read(t, f)), &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(inst); err != nil {
+			t.Errorf("%s does not match the buildspec 0.2 schema:\n%v", f, err)
+		}
 	}
 }
