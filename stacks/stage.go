@@ -71,21 +71,18 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 			Listener:         st.Cluster.Listener,
 			ServiceName:      names.Service(cfg.App, stage.Name, svc.Name),
 			LogGroupName:     names.LogGroup(cfg.App, stage.Name, svc.Name),
-			// Named, so release projects can name them: TASK_ROLE_ARN and iam:PassRole.
-			TaskRoleName:      names.TaskRole(cfg.App, stage.Name, svc.Name),
-			ExecutionRoleName: names.ExecutionRole(cfg.App, stage.Name, svc.Name),
-			Repository:        repo,
-			Tag:               stage.Name,
-			Port:              svc.Port,
-			HealthCheckPath:   svc.HealthCheck,
-			CPU:               d.CPU,
-			Memory:            d.Memory,
-			Env:               d.Env,
-			Secrets:           taskSecrets(d.Secrets),
-			MinTasks:          d.Scale.Min,
-			MaxTasks:          d.Scale.Max,
-			CPUTarget:         d.Scale.CPUTarget,
-			Default:           svc.Route == nil,
+			Repository:       repo,
+			Tag:              stage.Name,
+			Port:             svc.Port,
+			HealthCheckPath:  svc.HealthCheck,
+			CPU:              d.CPU,
+			Memory:           d.Memory,
+			Env:              d.Env,
+			Secrets:          taskSecrets(d.Secrets),
+			MinTasks:         d.Scale.Min,
+			MaxTasks:         d.Scale.Max,
+			CPUTarget:        d.Scale.CPUTarget,
+			Default:          svc.Route == nil,
 			Rollout: &stageservice.Rollout{
 				HealthCheckIntervalSeconds: svc.Rollout.HealthCheckInterval,
 				HealthyThreshold:           svc.Rollout.HealthyThreshold,
@@ -97,6 +94,9 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 				MaxHealthyPercent:          svc.Rollout.MaxPercent,
 			},
 		}
+		// Named, so release projects can name them: TASK_ROLE_ARN and iam:PassRole.
+		props.TaskRoleName = names.TaskRole(cfg.App, stage.Name, svc.Name)
+		props.ExecutionRoleName = names.ExecutionRole(cfg.App, stage.Name, svc.Name)
 		if svc.Route != nil {
 			props.PathPatterns = svc.Route.Paths
 			props.Hosts = svc.Route.Hosts
