@@ -46,3 +46,11 @@ BASE ?= origin/main
 .PHONY: diff
 diff: $(CDK)
 	go run ./cmd/cdkdiff -base '$(BASE)' -out cdk.out
+
+## check-buildspec: report what in a build.yml or release.yml will not work here, with
+## line numbers and the fix: make check-buildspec FILE=path/to/release.yml
+## [CONFIG=stagecoach.yaml] [SERVICE=web] [KIND=build|release]
+.PHONY: check-buildspec
+check-buildspec:
+	@test -n '$(FILE)' || { echo 'usage: make check-buildspec FILE=path/to/build.yml [CONFIG=…] [SERVICE=…] [KIND=build|release]'; exit 2; }
+	go run ./cmd/checkbuildspec $(if $(CONFIG),-config '$(CONFIG)') $(if $(SERVICE),-service '$(SERVICE)') $(if $(KIND),-kind '$(KIND)') '$(FILE)'

@@ -115,6 +115,7 @@ func TestReleaseEnvironment(t *testing.T) {
 					contract.ClusterARN:        {"arn:${AWS::Partition}:ecs:" + region + ":${AWS::AccountId}:cluster/" + clusterName, "PLAINTEXT"},
 					contract.ServiceName:       {serviceName, "PLAINTEXT"},
 					contract.StageRegion:       {region, "PLAINTEXT"},
+					contract.TaskRoleARN:       {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + taskRoleName(t, stageTmpl, serviceName), "PLAINTEXT"},
 				}
 				if cfg.PullsRegionally(i) {
 					// The stage pulls from its region's copy, which the release fills.
@@ -126,6 +127,12 @@ func TestReleaseEnvironment(t *testing.T) {
 					want[k] = variable{v, "PLAINTEXT"}
 				}
 				got := variables(project(t, tmpl, names.ReleaseProject(cfg.App, svc.Name, stage.Name)))
+				// TinyStacks' later release.yml takes its Lambda path when these are set.
+				for _, n := range contract.NeverSet {
+					if _, ok := got[n]; ok {
+						t.Errorf("service %s stage %s: release sets %s; stagecoach stages are ECS services", svc.Name, stage.Name, n)
+					}
+				}
 				if !maps.Equal(got, want) {
 					t.Errorf("service %s stage %s release variables:\n got %v\nwant %v", svc.Name, stage.Name, got, want)
 				}
@@ -162,6 +169,26 @@ func stageService(t *testing.T, tmpl map[string]any, svc string) (cluster, servi
 	}
 	t.Fatalf("no ECS service for %s", svc)
 	return "", ""
+}
+
+// taskRoleName returns the physical name of the task role of the ECS service called
+// service in a stage template: what TASK_ROLE_ARN must name.
+func taskRoleName(t *testing.T, tmpl map[string]any, service string) string {
+	t.Helper()
+	for _, s := range resources(tmpl, "AWS::ECS::Service") {
+		if s["ServiceName"] != service {
+			continue
+		}
+		td := resources(tmpl, "AWS::ECS::TaskDefinition")[stripRef(render(s["TaskDefinition"]))]
+		roleID, _, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(render(td["TaskRoleArn"]), "${"), "}"), ".")
+		name, ok := resources(tmpl, "AWS::IAM::Role")[roleID]["RoleName"].(string)
+		if !ok {
+			t.Fatalf("service %s: task role %s has no fixed RoleName, so no release can name it", service, roleID)
+		}
+		return name
+	}
+	t.Fatalf("no ECS service %s", service)
+	return ""
 }
 
 // artifactBucket is the logical ID of the pipeline's artifact bucket, which is also

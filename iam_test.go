@@ -55,6 +55,8 @@ var wildcardActions = []string{
 	"ecr:GetAuthorizationToken",
 	"codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult",
 	"lambda:ListFunctions",
+	// Only on release roles of services with their own release.yml (grantTaskDefinitions).
+	"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
 }
 
 // TestOnlyUnscopableActionsOnStar pins that no role gets any action on "*" except
@@ -121,6 +123,22 @@ func TestLeastPrivilege(t *testing.T) {
 							t.Errorf("%s may call %s", role, action)
 						}
 					case "s3", "logs", "codebuild", "codeconnections", "codestar-connections", "ssm", "secretsmanager", "kms":
+					case "iam":
+						// A user's release.yml may pass the stage service's two roles to
+						// the task definitions it registers, and nothing else.
+						stage := strings.ToLower(strings.TrimPrefix(role, "Release"))
+						for _, st := range cfg.Stages {
+							if names.Pascal(st.Name) == strings.TrimPrefix(role, "Release") {
+								stage = st.Name
+							}
+						}
+						want := []string{
+							"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + names.ExecutionRole(cfg.App, stage, svc.Name),
+							"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + names.TaskRole(cfg.App, stage, svc.Name),
+						}
+						if action != "iam:PassRole" || svc.Release.Buildspec == "" || !slices.Equal(res, want) {
+							t.Errorf("%s: %s on %v; only a user's release.yml may pass exactly %v", role, action, res, want)
+						}
 					default:
 						t.Errorf("%s: unexpected %s on %v", role, action, res)
 					}

@@ -75,7 +75,7 @@ func secretSchema() string {
 func Rules() map[string]Rule {
 	name := func(maxLen int) Rule { return Rule{Pattern: nameRe.String(), MaxLength: maxLen} }
 	region := Rule{Pattern: regionRe.String()}
-	varNames := &Rule{Pattern: envNameRe.String(), Not: contract.Reserved(), NotPrefixes: contract.ReservedPrefixes}
+	varNames := &Rule{Pattern: envNameRe.String(), Not: append(contract.Reserved(), contract.NeverSet...), NotPrefixes: contract.ReservedPrefixes}
 	env := Rule{Names: varNames}
 	secrets := Rule{Names: varNames, Values: &Rule{Pattern: secretSchema()}}
 	repoFile := Rule{Pattern: repoFileSchema}

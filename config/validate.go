@@ -522,6 +522,8 @@ func (v *validator) checkVarName(p keyPath, name string) {
 	switch {
 	case !envNameRe.MatchString(name):
 		v.addf(p, "not a valid variable name: use letters, digits and _, not starting with a digit")
+	case slices.Contains(contract.NeverSet, name):
+		v.addf(p, "%s is never set: stagecoach's stages are ECS services, and a TinyStacks release.yml would take its Lambda path when it is set; remove it", name)
 	case slices.Contains(contract.Reserved(), name):
 		v.addf(p, "%s is set by stagecoach and cannot be overridden (the immutable variables are %s); rename your variable", name, strings.Join(contract.Reserved(), ", "))
 	case slices.ContainsFunc(contract.ReservedPrefixes, func(pfx string) bool { return strings.HasPrefix(name, pfx) }):

@@ -54,6 +54,22 @@ func Cluster(app, stage string) string { return app + "-" + stage }
 // Service is the ECS service of a service in a stage.
 func Service(app, stage, service string) string { return app + "-" + stage + "-" + service }
 
+// MaxRole is the length limit of an IAM role name.
+const MaxRole = 64
+
+// TaskRole is the task role of a service in a stage: what its containers run as, and
+// what TASK_ROLE_ARN names. IAM names are global to the account, so it is unique per
+// app, stage and service.
+func TaskRole(app, stage, service string) string {
+	return Fit(app+"-"+stage+"-"+service+"-task", MaxRole)
+}
+
+// ExecutionRole is the task execution role of a service in a stage: what ECS pulls the
+// image and writes logs with.
+func ExecutionRole(app, stage, service string) string {
+	return Fit(app+"-"+stage+"-"+service+"-execution", MaxRole)
+}
+
 // LogGroup receives a service's container logs in a stage.
 func LogGroup(app, stage, service string) string {
 	return "/stagecoach/" + app + "/" + stage + "/" + service

@@ -16,7 +16,13 @@
 //   - Stand-ins for `aws` and `docker` (see internal/standin), built by
 //     BuildStandins and put first on PATH: they record every call and act on the
 //     registry for real (pushes and pulls move real layers, put-image stores the
-//     manifest it is given), refuse what the role may not do, while ECS is
-//     scripted: deployments roll out, fail and roll back as the scenario says.
+//     manifest it is given), refuse what the role may not do and, given the
+//     repository's tag mutability, what ECR's immutable tags refuse. ECS
+//     deployments are scripted: they roll out, fail and roll back as the scenario
+//     says; task definitions are modelled (awsmodel/ecstaskdef): registered
+//     revisions last between builds, and what Fargate refuses is refused.
 //   - Harness: all of the above wired together for one test.
+//
+// testdata/tinystacks holds buildspecs in the shapes TinyStacks users have; the
+// scenarios in tinystacks_test.go run them through the monorepo example's pipeline.
 package rehearsal

@@ -150,7 +150,7 @@ func TestStandinsRefuseWhatTheyDoNotDo(t *testing.T) {
 		{[]string{"aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[*].imageManifest"}, 252, "beyond what the stand-in evaluates"},
 		{[]string{"aws", "ecr", "describe-repositories"}, 252, "not supported"},
 		{[]string{"aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "x", "--image-manifest", "{}", "--bogus", "1"}, 252, "[--bogus] are not supported"},
-		{[]string{"docker", "images"}, 125, "not supported"},
+		{[]string{"docker", "rmi", "builtimage"}, 125, "not supported"},
 		{[]string{"docker", "push", "docker.io/library/builtimage"}, 1, "does not exist locally"},
 		{[]string{"docker", "build", "-t", "x", ".", "-f", "missing/Dockerfile"}, 1, "failed to read dockerfile"},
 		{[]string{"docker", "pull", h.Registry.Host + "/" + repo + ":latest"}, 1, "no basic auth credentials"},
@@ -226,10 +226,10 @@ func TestECSIsScripted(t *testing.T) {
 	if _, code := scripted.run("", update...); code != 254 || !strings.Contains(scripted.last, "ServiceNotFoundException") {
 		t.Errorf("update-service of a missing service: exit %d, %s", code, scripted.last)
 	}
-	if _, code := scripted.run("", "aws", "ecs", "update-service", "--cluster", cluster, "--service", "acme-prod-old", "--force-new-deployment"); code != 254 || !strings.Contains(scripted.last, "ServiceNotActiveException") {
+	if _, code := scripted.run("", "aws", "ecs", "update-service", "--region", "eu-west-1", "--cluster", cluster, "--service", "acme-prod-old", "--force-new-deployment"); code != 254 || !strings.Contains(scripted.last, "ServiceNotActiveException") {
 		t.Errorf("update-service of an inactive service: exit %d, %s", code, scripted.last)
 	}
-	if out := scripted.ok("aws", "ecs", "update-service", "--cluster", cluster, "--service", "acme-prod-api", "--force-new-deployment", "--query", "service.[desiredCount, deployments[0].rolloutState]", "--output", "text"); out != "0\tCOMPLETED\n" {
+	if out := scripted.ok("aws", "ecs", "update-service", "--region", "eu-west-1", "--cluster", cluster, "--service", "acme-prod-api", "--force-new-deployment", "--query", "service.[desiredCount, deployments[0].rolloutState]", "--output", "text"); out != "0\tCOMPLETED\n" {
 		t.Errorf("a service with no task deploys at once: %q", out)
 	}
 	for _, bad := range []string{"REHEARSAL_ECS_SERVICES=acme-prod-web=GONE", "REHEARSAL_ECS_SERVICES=acme-prod-web", "REHEARSAL_ECS_ROLLOUT=DONE"} {

@@ -142,6 +142,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			contract.ClusterARN:        arn("ecs", region, "cluster/"+cluster),
 			contract.ServiceName:       service,
 			contract.StageRegion:       region,
+			contract.TaskRoleARN:       arn("iam", "", "role/"+names.TaskRole(cfg.App, stage.Name, svc.Name)),
 		}
 		if regional(cfg, i) {
 			regionalEndpoint := registryEndpoint(region)
@@ -175,6 +176,9 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			Actions:   jsii.Strings("ecs:UpdateService", "ecs:DescribeServices"),
 			Resources: jsii.Strings(arn("ecs", region, "service/"+cluster+"/"+service)),
 		}))
+		if svc.Release.Buildspec != "" {
+			grantTaskDefinitions(rel, cfg, stage.Name, svc.Name)
+		}
 		st.Releases = append(st.Releases, rel)
 		stages = append(stages, releasepipeline.Stage{Name: stage.Name, Approval: stage.Approval, Release: rel.Project})
 	}
@@ -194,6 +198,31 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		BuildRevision:   buildRevision(svc),
 	})
 	return st
+}
+
+// grantTaskDefinitions lets a release.yml of the user's register its own task
+// definitions, as TinyStacks' later release.yml does: read the running one, register a
+// revision and pass the stage service's task and execution roles to it. (The service
+// update is already granted.) Only a user's release.yml gets this: stagecoach's own
+// releases by tag. A revision registered this way is not CloudFormation's: the next
+// deploy that changes the service puts it back on the template's (README, "Coming
+// from TinyStacks").
+func grantTaskDefinitions(rel *contractproject.Project, cfg *config.Config, stage, service string) {
+	rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// Neither action supports resource-level permissions.
+		Actions:   jsii.Strings("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"),
+		Resources: jsii.Strings("*"),
+	}))
+	rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iam:PassRole"),
+		Resources: jsii.Strings(
+			arn("iam", "", "role/"+names.TaskRole(cfg.App, stage, service)),
+			arn("iam", "", "role/"+names.ExecutionRole(cfg.App, stage, service)),
+		),
+	}))
+	nagsuppress.Accept(rel.Project, "AwsSolutions-IAM5",
+		"ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition have no resource-level permissions (AWS requires \"*\"); the user's release.yml registers the stage service's task definition, and may pass only that service's two roles.",
+		"Resource::*")
 }
 
 // logDays is how long build logs, access logs and pipeline artifacts are kept, as
@@ -243,7 +272,16 @@ func buildRevision(svc config.Service) string {
 // rollback tags (see mutableTagFilters). When ECR's five exclusion filters cannot
 // cover them without also covering commit tags, every tag stays mutable (the README
 // says so, and synth warns).
-func tagMutability(cfg *config.Config) (awsecr.TagMutability, *[]awsecr.ImageTagMutabilityExclusionFilter) {
+//
+// Immutable build tags need a build.yml that expects them: stagecoach's own skips a
+// commit tag that exists. A service that names its own build.yml (a TinyStacks one
+// pushes :$(git rev-parse HEAD) with a plain docker push) keeps mutable tags, or every
+// re-run of a commit would fail its build. Releases promote the digest the execution
+// built, so a moved tag can never change what is released.
+func tagMutability(cfg *config.Config, service string) (awsecr.TagMutability, *[]awsecr.ImageTagMutabilityExclusionFilter) {
+	if ownBuildspec(cfg, service) {
+		return awsecr.TagMutability_MUTABLE, nil
+	}
 	patterns := mutableTagFilters(stageNames(cfg))
 	if patterns == nil {
 		return awsecr.TagMutability_MUTABLE, nil
@@ -253,6 +291,16 @@ func tagMutability(cfg *config.Config) (awsecr.TagMutability, *[]awsecr.ImageTag
 		filters = append(filters, awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(p)))
 	}
 	return awsecr.TagMutability_IMMUTABLE_WITH_EXCLUSION, &filters
+}
+
+// ownBuildspec reports whether service runs a build.yml of its own repository.
+func ownBuildspec(cfg *config.Config, service string) bool {
+	for _, s := range cfg.Services {
+		if s.Name == service {
+			return s.Build.Buildspec != ""
+		}
+	}
+	return false
 }
 
 // stageNames lists the stages in pipeline order.

@@ -14,14 +14,15 @@ import (
 // stack, or a regional one in its region's stack (RegionStack). Both have the same
 // name, settings and retention.
 func newRepository(scope constructs.Construct, id string, cfg *config.Config, service string) awsecr.Repository {
-	mutability, exclusions := tagMutability(cfg)
+	mutability, exclusions := tagMutability(cfg, service)
 	repo := awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(names.Repository(cfg.App, service)),
 		ImageScanOnPush: jsii.Bool(true),
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules:  repositoryLifecycle(cfg),
-		// Commit tags (and any other build tag) can never be overwritten; :latest
-		// and the stage tags must move, so they are the exceptions.
+		// Commit tags (and any other build tag) can never be overwritten, unless the
+		// service runs its own build.yml; :latest and the stage tags must move, so
+		// they are the exceptions (see tagMutability).
 		ImageTagMutability:                 mutability,
 		ImageTagMutabilityExclusionFilters: exclusions,
 	})

@@ -85,6 +85,9 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 				MaxHealthyPercent:          svc.Rollout.MaxPercent,
 			},
 		}
+		// Named, so release projects can name them: TASK_ROLE_ARN and iam:PassRole.
+		props.TaskRoleName = names.TaskRole(cfg.App, stage.Name, svc.Name)
+		props.ExecutionRoleName = names.ExecutionRole(cfg.App, stage.Name, svc.Name)
 		if svc.Route != nil {
 			props.PathPatterns = svc.Route.Paths
 			props.Hosts = svc.Route.Hosts

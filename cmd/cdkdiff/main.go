@@ -22,6 +22,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +35,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stagecoach/stagecoach/buildspecs/check"
+	"github.com/stagecoach/stagecoach/config"
 )
 
 func main() {
@@ -165,6 +169,9 @@ func run(ctx context.Context, o options) (string, error) {
 	logf("compared %d stacks: %s", len(stacks), since(start))
 
 	r := Report{Base: o.base, BaseCommit: sha, Head: head, BaseHasApp: baseHasApp, Stacks: stacks}
+	if r.Buildspecs, err = reviewBuildspecs(repo); err != nil {
+		return "", err
+	}
 	full := r.Markdown(0)
 	if err := os.MkdirAll(filepath.Dir(o.report), 0o755); err != nil {
 		return "", err
@@ -305,4 +312,24 @@ func lastLines(b []byte, n int) string {
 		lines = append([]string{"…"}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// reviewBuildspecs checks the buildspec files the app's config (the one cdk.json
+// names) points at, when the repository holds them: the app and the application may
+// share a repository, and then their review belongs with the template diff.
+func reviewBuildspecs(repo string) (string, error) {
+	path := "stagecoach.yaml"
+	var cdk struct {
+		Context map[string]any `json:"context"`
+	}
+	if b, err := os.ReadFile(filepath.Join(repo, "cdk.json")); err == nil && json.Unmarshal(b, &cdk) == nil {
+		if s, ok := cdk.Context["stagecoach:config"].(string); ok && s != "" {
+			path = s
+		}
+	}
+	cfg, err := config.Load(filepath.Join(repo, path))
+	if err != nil {
+		return "", err
+	}
+	return check.Review(cfg, repo)
 }

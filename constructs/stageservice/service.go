@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
@@ -80,6 +81,10 @@ type Props struct {
 	DesiredCount *desiredcount.Provider
 	// RepositoryRegion is the region of Repository. Required with DesiredCount.
 	RepositoryRegion string
+	// TaskRoleName and ExecutionRoleName are the physical names of the task role and
+	// the task execution role, so a release project in another stack can name them
+	// (TASK_ROLE_ARN, iam:PassRole). Default: names CloudFormation generates.
+	TaskRoleName, ExecutionRoleName string
 }
 
 // Rollout holds the settings that decide how long a deployment takes.
@@ -168,6 +173,11 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		// Short, so draining old tasks does not hold a rollout.
 		StopTimeout: seconds(r.StopTimeoutSeconds),
 	})
+
+	nameRole(s.TaskDefinition.TaskRole(), p.TaskRoleName)
+	if role := s.TaskDefinition.ExecutionRole(); role != nil {
+		nameRole(role, p.ExecutionRoleName)
+	}
 
 	nagsuppress.Accept(s.TaskDefinition, "AwsSolutions-ECS2",
 		"Runtime variables from the config are plaintext by design (reviewable in the template); secrets are passed as ECS secrets from Secrets Manager or Parameter Store, never as environment values.")
@@ -366,4 +376,16 @@ func optional(s string) *string {
 		return nil
 	}
 	return jsii.String(s)
+}
+
+// nameRole gives a role aws-cdk-lib created a physical name; "" keeps the generated one.
+func nameRole(role awsiam.IRole, name string) {
+	if name == "" {
+		return
+	}
+	cfn, ok := role.Node().DefaultChild().(awsiam.CfnRole)
+	if !ok {
+		panic("stageservice: the role " + *role.Node().Path() + " has no AWS::IAM::Role to name")
+	}
+	cfn.SetRoleName(jsii.String(name))
 }

@@ -185,8 +185,12 @@ func runAWS(args []string, sio IO, errOut io.Writer) error {
 		out, err = c.describeServices()
 	case "ecs wait":
 		return c.wait()
+	case "ecs describe-task-definition":
+		out, err = c.describeTaskDefinition()
+	case "ecs register-task-definition":
+		out, err = c.registerTaskDefinition()
 	default:
-		return fail(awsUsage, "aws stand-in: %s %s is not supported (supported: ecr get-login-password, batch-get-image, put-image, describe-images, batch-delete-image; ecs update-service, describe-services, wait services-stable)", c.service, c.operation)
+		return fail(awsUsage, "aws stand-in: %s %s is not supported (supported: ecr get-login-password, batch-get-image, put-image, describe-images, batch-delete-image; ecs update-service, describe-services, wait services-stable, describe-task-definition, register-task-definition)", c.service, c.operation)
 	}
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ const remoteTimeout = 2 * time.Minute
 
 func runDocker(args []string, sio IO, errOut io.Writer) error {
 	if len(args) == 0 {
-		return fail(dockerUsage, "docker stand-in: no command given (supported: login, build, tag, push, pull)")
+		return fail(dockerUsage, "docker stand-in: no command given (supported: login, build, tag, push, pull, images)")
 	}
 	st, err := openStore(sio)
 	if err != nil {
@@ -62,8 +62,10 @@ func runDocker(args []string, sio IO, errOut io.Writer) error {
 		return st.push(args[1:], sio)
 	case "pull":
 		return st.pull(args[1:], sio)
+	case "images":
+		return st.images(args[1:], sio)
 	default:
-		return fail(dockerUsage, "docker stand-in: %q is not supported (supported: login, build, tag, push, pull); extend rehearsal/internal/standin if a buildspec needs it", args[0])
+		return fail(dockerUsage, "docker stand-in: %q is not supported (supported: login, build, tag, push, pull, images); extend rehearsal/internal/standin if a buildspec needs it", args[0])
 	}
 }
 

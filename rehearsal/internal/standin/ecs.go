@@ -213,7 +213,7 @@ func (c *awsCall) serviceJSON(cluster, svc string, s scriptedService, deps []ecs
 		}
 		list = append(list, m)
 	}
-	return map[string]any{
+	out := map[string]any{
 		"serviceName":  svc,
 		"serviceArn":   serviceARN,
 		"clusterArn":   clusterARN,
@@ -225,6 +225,10 @@ func (c *awsCall) serviceJSON(cluster, svc string, s scriptedService, deps []ecs
 		},
 		"deployments": list,
 	}
+	if key, _, _, _ := c.serviceKey(cluster, svc); c.serviceTaskDefinition(key) != "" {
+		out["taskDefinition"] = c.serviceTaskDefinition(key)
+	}
+	return out
 }
 
 func (c *awsCall) updateService() (any, error) {
@@ -235,6 +239,8 @@ func (c *awsCall) updateService() (any, error) {
 	cluster := c.single("--cluster")
 	c.take("--cluster")
 	force := len(c.take("--force-new-deployment")) > 0
+	taskDefinition := c.single("--task-definition")
+	c.take("--task-definition")
 	if err := c.checkUnused(); err != nil {
 		return nil, err
 	}
@@ -243,6 +249,9 @@ func (c *awsCall) updateService() (any, error) {
 	}
 	key, _, _, arn := c.serviceKey(cluster, svc)
 	if err := c.authorize("UpdateService", "ecs:UpdateService", arn); err != nil {
+		return nil, err
+	}
+	if err := c.clusterElsewhere(cluster, "UpdateService"); err != nil {
 		return nil, err
 	}
 	if c.sio.Getenv("REHEARSAL_ECS_UPDATE_FAILS") == "true" {
@@ -257,6 +266,13 @@ func (c *awsCall) updateService() (any, error) {
 		return nil, c.serviceError("ServiceNotFoundException", "UpdateService", "Service not found.")
 	case "DRAINING", "INACTIVE":
 		return nil, c.serviceError("ServiceNotActiveException", "UpdateService", "Service was not ACTIVE.")
+	}
+	if taskDefinition != "" {
+		// A new task definition starts a deployment, forced or not.
+		if _, err := c.moveService(key, taskDefinition); err != nil {
+			return nil, err
+		}
+		force = true
 	}
 	f, err := openECS(c.sio)
 	if err != nil {
@@ -316,6 +332,9 @@ func (c *awsCall) describeServices() (any, error) {
 	for _, svc := range svcs {
 		key, _, _, arn := c.serviceKey(cluster, svc)
 		if err := c.authorize("DescribeServices", "ecs:DescribeServices", arn); err != nil {
+			return nil, err
+		}
+		if err := c.clusterElsewhere(cluster, "DescribeServices"); err != nil {
 			return nil, err
 		}
 		s, err := c.scripted(svc)

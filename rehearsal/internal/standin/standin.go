@@ -28,6 +28,11 @@
 //	                         deployments fail (unless REHEARSAL_ECS_ROLLOUT says otherwise)
 //	REHEARSAL_ECS_UPDATE_FAILS  "true" makes `aws ecs update-service` fail
 //	REHEARSAL_RECORD_ENV     extra variable names to record, comma-separated
+//	REHEARSAL_ECR_TAG_MUTABILITY, REHEARSAL_ECR_TAG_EXCLUSIONS  the repositories' tag
+//	                         mutability and exclusion filters; pushes and put-image of an
+//	                         existing immutable tag are refused (see immutable.go)
+//	REHEARSAL_ECS_TASK_DEFINITIONS  file of task definitions and what each service runs,
+//	                         kept across builds (see taskdef.go)
 package standin
 
 import (
