@@ -26,7 +26,7 @@ func newRepository(scope constructs.Construct, id string, cfg *config.Config, se
 		ImageTagMutability:                 mutability,
 		ImageTagMutabilityExclusionFilters: exclusions,
 	})
-	if mutableTagFilters(stageNames(cfg)) == nil {
+	if !ownBuildspec(cfg, service) && mutableTagFilters(stageNames(cfg)) == nil {
 		awscdk.Annotations_Of(repo).AddWarningV2(jsii.String("stagecoach:MutableCommitTags"), jsii.String(
 			"every tag in this repository is mutable, commit tags included: ECR takes five tag mutability exclusion filters, "+
 				"and they cannot cover latest and these stage names without covering commit tags too (stage names made only of "+
