@@ -55,6 +55,7 @@ type synthesis struct {
 	app       *stacks.App
 	raw       map[string][]byte         // stack name → template as written by the CDK
 	errors    []string                  // error annotations (cdk-nag findings among them)
+	warnings  []string                  // warning annotations, as "PATH: MESSAGE"
 	templates map[string]map[string]any // stack name → parsed template
 }
 
@@ -117,6 +118,9 @@ func synthesizeConfig(t *testing.T, path string, cfg *config.Config, validate bo
 		for _, m := range *st.Messages() {
 			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
 				s.errors = append(s.errors, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+			}
+			if m.Level == cxapi.SynthesisMessageLevel_WARNING {
+				s.warnings = append(s.warnings, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
 			}
 		}
 	}

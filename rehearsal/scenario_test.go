@@ -116,11 +116,12 @@ func checkHomeLogin(t *testing.T, stage string, calls []Call) {
 }
 
 // TestSeedPipeline runs TinyStacks' build.yml and release.yml, verbatim, with
-// the environment, action variables and permissions of the default config's
-// synthesized pipeline.
+// the environment, action variables, permissions and privileged mode of a
+// synthesized pipeline whose service names its own build.yml and release.yml, as
+// a TinyStacks user's does (the monorepo config's api).
 func TestSeedPipeline(t *testing.T) {
 	h := newHarness(t)
-	p := newPipeline(t, h, "default/acme-web-pipeline")
+	p := newPipeline(t, h, "monorepo/shop-api-pipeline")
 	res, calls := h.RunJob(t, p.job(t, p.build, buildspecs.SeedBuild, ""))
 	mustSucceed(t, "seed build.yml", res)
 	digest := h.Registry.Digest(t, p.repo, contract.LatestTag)

@@ -47,6 +47,13 @@ func runDocker(args []string, sio IO, errOut io.Writer) error {
 	if len(args) == 0 {
 		return fail(dockerUsage, "docker stand-in: no command given (supported: login, build, tag, push, pull)")
 	}
+	if sio.Getenv("REHEARSAL_DOCKER_DAEMON") == "false" {
+		// CodeBuild runs the Docker daemon only in privileged mode ("Enables running
+		// the Docker daemon inside a Docker container", PrivilegedMode in the
+		// CodeBuild API's ProjectEnvironment); without it every docker command that
+		// needs the daemon fails as the CLI does when the socket is missing.
+		return fail(dockerFailed, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running? (the CodeBuild project is not in privileged mode)")
+	}
 	st, err := openStore(sio)
 	if err != nil {
 		return err
