@@ -292,3 +292,16 @@ func TestOfflineEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRevision: a base git could read as an option, or that no revision
+// could be, is refused before git sees it.
+func TestCheckRevision(t *testing.T) {
+	for base, ok := range map[string]bool{
+		"origin/main": true, "v1.2.3": true, "HEAD~1": true, "0123abc": true, "feature/a@b": true,
+		"--output=/tmp/x": false, "-n": false, "main; rm -rf /": false, "a\nb": false, "tab\tbed": false,
+	} {
+		if err := checkRevision(base); (err == nil) != ok {
+			t.Errorf("checkRevision(%q) = %v, want ok %v", base, err, ok)
+		}
+	}
+}
