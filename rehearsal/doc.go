@@ -16,7 +16,8 @@
 //   - Stand-ins for `aws` and `docker` (see internal/standin), built by
 //     BuildStandins and put first on PATH: they record every call and act on the
 //     registry for real (pushes and pulls move real layers, put-image stores the
-//     manifest it is given), refuse what the role may not do, while ECS is
-//     scripted: deployments roll out, fail and roll back as the scenario says.
+//     manifest it is given), refuse what the role may not do, and run docker only
+//     for a project in privileged mode, while ECS is scripted: deployments roll
+//     out, fail and roll back as the scenario says.
 //   - Harness: all of the above wired together for one test.
 package rehearsal
