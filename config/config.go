@@ -201,8 +201,9 @@ type Build struct {
 	// Env are build environment variables. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
 	// Secrets are build variables read from Secrets Manager or SSM Parameter
-	// Store, written as in the service's secrets; a parameter name is read in the
-	// home region. The default build.yml logs in to Docker Hub when
+	// Store, written as in the service's secrets; builds read parameters in the
+	// home region, so a parameter ARN must name one there. The default build.yml
+	// logs in to Docker Hub when
 	// DOCKERHUB_USERNAME and DOCKERHUB_TOKEN are set here. Default: none.
 	Secrets map[string]string `yaml:"secrets,omitempty"`
 }

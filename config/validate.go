@@ -422,6 +422,7 @@ func (v *validator) checkServices() {
 		v.checkSecretKeys(p, s)
 		v.checkRepoFile(p.at("build", "buildspec"), s.Build.Buildspec, "build.yml")
 		v.checkVars(p.at("build"), s.Build.Env, s.Build.Secrets)
+		v.checkBuildParameterRegions(p.at("build", "secrets"), s.Build.Secrets)
 		v.checkRepoFile(p.at("release", "buildspec"), s.Release.Buildspec, "release.yml")
 		v.checkVars(p.at("release"), s.Release.Env, nil)
 		v.checkOverrides(i, cpuOK)
@@ -829,6 +830,22 @@ func (v *validator) checkSecretKeys(svc keyPath, s *Service) {
 			v.addf(p, "the service reads no secrets, so no role needs this key; remove secretKeys")
 		case slices.Index(s.SecretKeys, key) < k:
 			v.addf(p, "%q is listed twice; remove one", key)
+		}
+	}
+}
+
+// checkBuildParameterRegions refuses a build secret given as the ARN of an SSM
+// parameter outside the home region: CodeBuild takes a Parameter Store variable by
+// name ("specify the name of the parameter", EnvironmentVariable in the CodeBuild
+// API) and reads it in the build's region, which is the home region.
+func (v *validator) checkBuildParameterRegions(p keyPath, secrets map[string]string) {
+	for _, name := range sortedKeys(secrets) {
+		sec, err := ParseSecret(secrets[name])
+		if err != nil || sec.Kind != ParameterARN {
+			continue
+		}
+		if region := strings.Split(sec.ARN, ":")[3]; region != v.c.Region {
+			v.addf(p.at(name), "the parameter is in %s, but a build reads SSM parameters by name in the home region %s, so it would not find this one; copy the parameter to %s (and write its name), or store the value in Secrets Manager", region, v.c.Region, v.c.Region)
 		}
 	}
 }
