@@ -57,7 +57,7 @@ type synthesis struct {
 	raw       map[string][]byte         // stack name → template as written by the CDK
 	manifest  []byte                    // the cloud assembly's manifest.json
 	errors    []string                  // error annotations (cdk-nag findings among them)
-	warnings  []string                  // warning annotations
+	warnings  []string                  // warning annotations, as "PATH: MESSAGE"
 	templates map[string]map[string]any // stack name → parsed template
 }
 

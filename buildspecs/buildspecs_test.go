@@ -45,10 +45,12 @@ func (s spec) commands() []string {
 
 // buildEnv and releaseEnv are the variables a buildspec may read: the contract's,
 // plus the ones CodeBuild and bash set. Our release.yml also reads what stagecoach
-// passes beyond the seed, and the two settings it documents for users.
+// passes beyond the seed, and the two settings it documents for users; our
+// build.yml the two optional Docker Hub build secrets it documents.
 var (
 	codebuildEnv = []string{"AWS_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION", "CODEBUILD_BUILD_SUCCEEDING", "SECONDS"}
 	buildEnv     = slices.Concat(contract.BuildVariables, []string{contract.DockerfilePath}, codebuildEnv)
+	ourBuild     = slices.Concat(buildEnv, []string{"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"})
 	releaseEnv   = slices.Concat(contract.ReleaseVariables, codebuildEnv)
 	ourRelease   = slices.Concat(releaseEnv,
 		[]string{contract.ImageDigest, contract.RegionalECREndpoint, contract.RegionalECRImageURL},
@@ -61,7 +63,7 @@ var cases = []struct {
 	allowed []string // variables the file may read besides its own locals
 	ours    bool     // held to our stricter rules, not only the contract's
 }{
-	{"build.yml", buildspecs.Build, buildEnv, true},
+	{"build.yml", buildspecs.Build, ourBuild, true},
 	{"release.yml", buildspecs.Release, ourRelease, true},
 	{"seed-build.yml", buildspecs.SeedBuild, buildEnv, false},
 	{"seed-release.yml", buildspecs.SeedRelease, releaseEnv, false},

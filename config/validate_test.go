@@ -51,11 +51,28 @@ func TestValidate(t *testing.T) {
 		{"region missing", func(c *Config) { c.Region = "" }, []want{{"region", "required; name the AWS region", 0}}},
 		{"region bad", func(c *Config) { c.Region = "us-east" }, []want{{"region", `"us-east" is not an AWS region`, 0}}},
 		{"region forms", func(c *Config) {
-			c.Region = "us-gov-west-1"
+			c.Region = "us-gov-east-1"
 			c.Stages[0].Region = "cn-north-1"
 			c.Stages[1].Region = "us-isob-east-1"
 		}, nil},
 		{"stage region bad", func(c *Config) { c.Stages[2].Region = "EU-WEST-1" }, []want{{"stages[2].region", `"EU-WEST-1" is not an AWS region`, 0}}},
+		{"region unknown", func(c *Config) { c.Stages[2].Region = "us-east-9" }, []want{{"stages[2].region", `"us-east-9" is not an AWS region stagecoach knows (did you mean "us-east-1"?)`, 0}}},
+		{"region newer than the list", func(c *Config) {
+			c.Region, c.Stages[2].Region = "ap-southeast-9", "ap-southeast-8"
+			c.ExtraRegions = []string{"ap-southeast-8", "ap-southeast-9"}
+		}, nil},
+		{"home region without connections", func(c *Config) { c.Region = "ap-east-1" }, []want{{"region", "CodeConnections is not offered in ap-east-1", 0}}},
+		{"home region without connections, vouched for", func(c *Config) {
+			c.Region = "ap-east-1"
+			c.ExtraRegions = []string{"ap-east-1"}
+		}, nil},
+		{"stage region without connections", func(c *Config) { c.Stages[2].Region = "ap-east-1" }, nil},
+
+		// load balancer names: exactly the apps whose "APP-STAGE" starts with internal-
+		{"app internal", func(c *Config) { c.App = "internal" }, []want{{"app", `"internal" would name the load balancer of stage dev "internal-dev"`, 0}}},
+		{"app internal-x", func(c *Config) { c.App = "internal-x" }, []want{{"app", `"internal-x" would name the load balancer of stage dev "internal-x-dev"`, 0}}},
+		{"app internalx", func(c *Config) { c.App = "internalx" }, nil},
+		{"app x-internal", func(c *Config) { c.App = "x-internal" }, nil},
 
 		// source
 		{"provider exact", func(c *Config) { c.Source.Provider = "gitlab" }, []want{{"source.provider", `"gitlab" is not a supported provider (did you mean "GitLab"?); use one of GitHub, GitLab, Bitbucket`, 0}}},

@@ -17,10 +17,11 @@
 //     BuildStandins and put first on PATH: they record every call and act on the
 //     registry for real (pushes and pulls move real layers, put-image stores the
 //     manifest it is given), refuse what the role may not do and, given the
-//     repository's tag mutability, what ECR's immutable tags refuse. ECS
-//     deployments are scripted: they roll out, fail and roll back as the scenario
-//     says; task definitions are modelled (awsmodel/ecstaskdef): registered
-//     revisions last between builds, and what Fargate refuses is refused.
+//     repository's tag mutability, what ECR's immutable tags refuse; they run
+//     docker only for a project in privileged mode. ECS deployments are scripted:
+//     they roll out, fail and roll back as the scenario says; task definitions are
+//     modelled (awsmodel/ecstaskdef): registered revisions last between builds, and
+//     what Fargate refuses is refused.
 //   - Harness: all of the above wired together for one test.
 //
 // testdata/tinystacks holds buildspecs in the shapes TinyStacks users have; the

@@ -86,18 +86,23 @@ func (p *pipeline) stage(t *testing.T, name string) Step {
 }
 
 // job is a step's run: its project environment, its action variables with this
-// execution's IMAGE_DIGEST, and its role's permissions.
+// execution's IMAGE_DIGEST, its role's permissions, and a Docker daemon only when
+// the project runs in privileged mode.
 func (p *pipeline) job(t *testing.T, s Step, spec, digest string) Job {
 	t.Helper()
 	overrides, err := PipelineVariables(s.Overrides, map[string]string{"Image.IMAGE_DIGEST": digest})
 	if err != nil {
 		t.Fatal(err)
 	}
+	settings := map[string]string{"REHEARSAL_IAM_ALLOW": strings.Join(s.Allowed, ",")}
+	if !s.Privileged {
+		settings["REHEARSAL_DOCKER_DAEMON"] = "false"
+	}
 	return Job{
 		Spec:      spec,
 		Env:       p.env(t, s),
 		Overrides: overrides,
-		Settings:  map[string]string{"REHEARSAL_IAM_ALLOW": strings.Join(s.Allowed, ",")},
+		Settings:  settings,
 	}
 }
 

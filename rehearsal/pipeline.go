@@ -28,6 +28,9 @@ type Step struct {
 	// Allowed lists the IAM actions the project's role may call, from the
 	// identity policies attached to it in the template, sorted.
 	Allowed []string
+	// Privileged is the project's Environment.PrivilegedMode: only then does
+	// CodeBuild run a Docker daemon the build can use.
+	Privileged bool
 }
 
 // PipelineFromTemplate returns the CodeBuild actions of the one
@@ -80,6 +83,10 @@ func PipelineFromTemplate(template map[string]any, r Resolver) ([]Step, error) {
 			if step.Allowed, err = AllowedActions(template, project); err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
+			res, _ := resources[project].(map[string]any)
+			projectProps, _ := res["Properties"].(map[string]any)
+			environment, _ := projectProps["Environment"].(map[string]any)
+			step.Privileged, _ = environment["PrivilegedMode"].(bool)
 			steps = append(steps, step)
 		}
 	}

@@ -94,6 +94,11 @@ func TestDefaultPipeline(t *testing.T) {
 					_, _, region := p.where(t, s.Stage)
 					regional = h.AddRegion(t, region)
 				}
+				// Privileged mode (a Docker daemon) only where the default release.yml
+				// uses docker: to copy the image to another region.
+				if s.Privileged != (regional != nil) {
+					t.Errorf("%s: privileged mode %v, want it only for a regional copy", s.Stage, s.Privileged)
+				}
 				res, calls := p.release(t, buildspecs.Release, s.Stage, digest, nil)
 				checkStable(t, p, s.Stage, digest, res, calls)
 				if regional == nil {

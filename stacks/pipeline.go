@@ -125,6 +125,9 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		BuildspecFile: svc.Build.Buildspec,
 	})
 	st.Repository.GrantPullPush(st.Build.Role)
+	if len(svc.Build.Secrets) > 0 {
+		grantSecretKeys(st.Build.Role, svc.SecretKeys)
+	}
 	grantArtifacts(st.Bucket, st.Build.Role)
 	acceptAuthorizationToken(st.Build.Project)
 
@@ -158,6 +161,10 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			Buildspec:     buildspecs.Release,
 			BuildspecFile: svc.Release.Buildspec,
 			Timeout:       awscdk.Duration_Minutes(jsii.Number(30)),
+			// The default release.yml retags through the ECR API and runs docker only
+			// to copy an image to another region; a user's release.yml (TinyStacks'
+			// pulls, tags and pushes) keeps the Docker daemon.
+			WithoutDocker: svc.Release.Buildspec == "" && !regional(cfg, i),
 		})
 		st.Repository.GrantPullPush(rel.Role)
 		grantArtifacts(st.Bucket, rel.Role)

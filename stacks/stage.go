@@ -38,7 +38,16 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 		ClusterName:      names.Cluster(cfg.App, stage.Name),
 		LoadBalancerName: names.LoadBalancer(cfg.App, stage.Name),
 		CertificateARN:   stage.Certificate,
+		// Defaults to on for a stage behind an approval (config.ApplyDefaults).
+		DeletionProtection: *stage.DeletionProtection,
 	})
+	if stage.Approval && stage.Certificate == "" {
+		// Visible in `cdk synth` and `cdk deploy` output; not an error, since a stage
+		// may sit behind CloudFront or serve a private API.
+		awscdk.Annotations_Of(st.Cluster.LoadBalancer).AddWarningV2(jsii.String("stagecoach:plain-http"), jsii.String(
+			"stage "+stage.Name+" needs an approval but has no certificate: its load balancer serves plain HTTP on port 80. "+
+				"Set stages[].certificate to an ACM certificate ARN in "+region+" to serve HTTPS and redirect HTTP to it."), nil)
+	}
 
 	counts := desiredcount.New(st.Stack, "DesiredCount", desiredcount.Props{})
 	for s := range cfg.Services {
@@ -96,7 +105,11 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 				props.Priority = config.DefaultPriority(s)
 			}
 		}
-		st.Services = append(st.Services, stageservice.New(st.Stack, names.Pascal(svc.Name), props))
+		service := stageservice.New(st.Stack, names.Pascal(svc.Name), props)
+		if len(d.Secrets) > 0 {
+			grantSecretKeys(service.TaskDefinition.ObtainExecutionRole(), svc.SecretKeys)
+		}
+		st.Services = append(st.Services, service)
 	}
 	return st
 }

@@ -324,3 +324,16 @@ func TestBuildspecReview(t *testing.T) {
 		t.Errorf("the report lacks the review of ci/build.yml before the details:\n%s", out)
 	}
 }
+
+// TestCheckRevision: a base git could read as an option, or that no revision
+// could be, is refused before git sees it.
+func TestCheckRevision(t *testing.T) {
+	for base, ok := range map[string]bool{
+		"origin/main": true, "v1.2.3": true, "HEAD~1": true, "0123abc": true, "feature/a@b": true,
+		"--output=/tmp/x": false, "-n": false, "main; rm -rf /": false, "a\nb": false, "tab\tbed": false,
+	} {
+		if err := checkRevision(base); (err == nil) != ok {
+			t.Errorf("checkRevision(%q) = %v, want ok %v", base, err, ok)
+		}
+	}
+}

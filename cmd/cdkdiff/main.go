@@ -58,6 +58,10 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	if err := checkRevision(o.base); err != nil {
+		fmt.Fprintln(os.Stderr, "cdkdiff:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	report, err := run(ctx, o)
@@ -100,7 +104,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if _, err := os.Stat(cdk); err != nil {
 		return "", fmt.Errorf("the CDK CLI is not installed (%v): run `make deps`", err)
 	}
-	sha, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", o.base+"^{commit}")
+	sha, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", "--end-of-options", o.base+"^{commit}")
 	if err != nil {
 		return "", fmt.Errorf("base %q is not a commit of %s (a CI checkout needs the full history: fetch-depth: 0): %w", o.base, repo, err)
 	}
@@ -332,4 +336,17 @@ func reviewBuildspecs(repo string) (string, error) {
 		return "", err
 	}
 	return check.Review(cfg, repo)
+}
+
+// checkRevision refuses a -base that git could read as an option, or that holds
+// spaces or control characters, which no branch, tag or commit name has (git
+// check-ref-format). The report quotes the base, so it must also be one line.
+func checkRevision(base string) error {
+	if strings.HasPrefix(base, "-") {
+		return fmt.Errorf("base %q starts with \"-\": give a branch, tag or commit", base)
+	}
+	if strings.ContainsFunc(base, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("base %q holds a space or control character, which no git revision has: give a branch, tag or commit", base)
+	}
+	return nil
 }

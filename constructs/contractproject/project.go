@@ -44,6 +44,10 @@ type Props struct {
 	Timeout awscdk.Duration
 	// LogRetention is how long CloudWatch keeps the project's logs. Default: 90 days.
 	LogRetention awslogs.RetentionDays
+	// WithoutDocker runs the project without privileged mode, so no Docker daemon
+	// runs and a buildspec cannot build, pull or push with docker. Default: false,
+	// privileged mode, as every build.yml and TinyStacks' release.yml need.
+	WithoutDocker bool
 }
 
 // Project is a CodeBuild project wired for a CodePipeline action.
@@ -91,8 +95,10 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 			// "standard" images) rejects, so users' own buildspecs would misfire there.
 			BuildImage: awscodebuild.LinuxBuildImage_AMAZON_LINUX_2_5(),
 			// docker build, pull and push need the Docker daemon CodeBuild runs only
-			// in privileged mode; the seed's release.yml uses it too.
-			Privileged:  jsii.Bool(true),
+			// in privileged mode; the seed's release.yml uses it too. A project that
+			// needs no Docker runs without it: privileged mode gives the build's
+			// container root-level access to its host.
+			Privileged:  jsii.Bool(!props.WithoutDocker),
 			ComputeType: awscodebuild.ComputeType_SMALL,
 		},
 		EnvironmentVariables: environment(props),

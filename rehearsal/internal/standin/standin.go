@@ -21,6 +21,10 @@
 //	REHEARSAL_IMAGE_MB       size of the image `docker build` makes (1)
 //	REHEARSAL_IMAGE_LAYERS   its number of layers (2)
 //	REHEARSAL_IAM_ALLOW      IAM actions the build's role has, comma-separated; unset: all
+//	REHEARSAL_DOCKERHUB_TOKEN  the access token Docker Hub accepts in `docker login`
+//	                         (any user name); unset: every Docker Hub login fails
+//	REHEARSAL_DOCKER_DAEMON  "false": no Docker daemon (a project without privileged
+//	                         mode), so every docker command fails
 //	REHEARSAL_ECS_SERVICES   NAME=STATUS[:COUNT],...: services that are not ACTIVE with 1 task
 //	                         (COUNT 0>N: at 0 until a forced deployment, then N)
 //	REHEARSAL_ECS_ROLLOUT    rolloutStates a forced deployment goes through (see ecs.go)
