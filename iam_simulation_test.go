@@ -423,6 +423,8 @@ func (s service) projectCalls(project, otherProject string) []call {
 	out := assumedBy("codebuild.amazonaws.com", projectARN(region, project), true)
 	out = append(out,
 		allow("CodeBuild downloads the Source artifact", "s3:GetObject", s.sourceArtifact),
+		allow("CodeBuild checks the log bucket before writing to it", "s3:GetBucketAcl", bucket),
+		allow("CodeBuild checks the log bucket before writing to it", "s3:GetBucketLocation", bucket),
 		allow("CodeBuild writes the build log to S3 (logs/PROJECT)", "s3:PutObject", bucket+"/logs/"+project+"/build-1.gz"),
 		allow("S3_BUCKET: the project's own prefix (artifacts/PROJECT)", "s3:PutObject", bucket+"/artifacts/"+project+"/report.json"),
 		allow("S3_BUCKET: artifacts of the service's projects", "s3:GetObject", bucket+"/artifacts/"+otherProject+"/report.json"),
