@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stagecoach/stagecoach/awsmodel/iam"
 	"github.com/stagecoach/stagecoach/config"
@@ -421,6 +422,9 @@ func (s service) projectCalls(project, otherProject string) []call {
 	region := s.region
 	bucket := s.bucket
 	out := assumedBy("codebuild.amazonaws.com", projectARN(region, project), true)
+	out = append(out, call{action: "sts:AssumeRole", service: "codebuild.amazonaws.com", refused: true,
+		why:     "the role runs only its own project",
+		context: map[string]any{"aws:SourceAccount": simAccount, "aws:SourceArn": projectARN(region, otherProject)}})
 	out = append(out,
 		allow("CodeBuild downloads the Source artifact", "s3:GetObject", s.sourceArtifact),
 		allow("CodeBuild checks the log bucket before writing to it", "s3:GetBucketAcl", bucket),
@@ -716,10 +720,12 @@ func TestIAMSimulation(t *testing.T) {
 			}
 		}
 	}
+	start := time.Now()
 	results, err := ev.Evaluate(sims)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d calls simulated in %v", len(sims), time.Since(start).Round(time.Millisecond))
 	failures := map[string][]string{}
 	for i, c := range cases {
 		got := results[i]
@@ -748,7 +754,6 @@ func TestIAMSimulation(t *testing.T) {
 		}
 		failures[c.world] = append(failures[c.world], line)
 	}
-	t.Logf("%d calls simulated", len(sims))
 	for _, w := range sortedKeys(failures) {
 		t.Errorf("%s: %d wrong decisions:\n  %s", w, len(failures[w]), strings.Join(failures[w], "\n  "))
 	}

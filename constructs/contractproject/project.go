@@ -107,6 +107,7 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 		},
 	})
 	p.Role = p.Project.Role()
+	p.trustOnlyThisProject(props.ProjectName)
 	p.grantBucket(props)
 	nagsuppress.Accept(p.Project, "AwsSolutions-CB4",
 		"Artifacts and logs go to the pipeline bucket (SSE-S3) and a log group; CodeBuild encrypts its own storage with the AWS managed key. A customer managed key would add cost and key administration without changing who can read them.")
@@ -118,6 +119,30 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 		"The project writes only its own prefixes of the pipeline bucket (logs/PROJECT/ and artifacts/PROJECT/) and reads the bucket's objects; object keys are chosen per build.",
 		`/^Resource::<[A-Za-z0-9]+\.Arn>\/(\*|(logs|artifacts)\/`+regexp.QuoteMeta(props.ProjectName)+`\/\*)$/`)
 	return p
+}
+
+// trustOnlyThisProject lets CodeBuild assume the role only to run this project of this
+// account. CodeBuild names the project it acts for in aws:SourceArn and its account in
+// aws:SourceAccount when it assumes a service role, so the role cannot be used for
+// another account's or another project's builds (the cross-service confused deputy).
+// The ARN is spelled out: a reference to the project would depend on the project,
+// which depends on the role.
+func (p *Project) trustOnlyThisProject(name string) {
+	role, ok := p.Role.(awsiam.Role)
+	if !ok {
+		panic("contractproject: the project's role is not an aws-cdk-lib Role")
+	}
+	cfn, ok := role.Node().DefaultChild().(awsiam.CfnRole)
+	if !ok {
+		panic("contractproject: the project role's default child is not an AWS::IAM::Role")
+	}
+	arn := awscdk.Stack_Of(p.Construct).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String(name),
+	})
+	// aws-cdk-lib's trust policy has one statement: codebuild.amazonaws.com may assume.
+	cfn.AddPropertyOverride(jsii.String("AssumeRolePolicyDocument.Statement.0.Condition"), map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": *awscdk.Aws_ACCOUNT_ID(), "aws:SourceArn": *arn},
+	})
 }
 
 // grantBucket sends the S3 copy of the build logs to logs/PROJECT_NAME/ and lets the
