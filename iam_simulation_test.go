@@ -3,13 +3,16 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stagecoach/stagecoach/awsmodel/iam"
+	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/handlers"
 	"github.com/stagecoach/stagecoach/names"
 	"github.com/stagecoach/stagecoach/rehearsal"
 )
@@ -502,7 +505,8 @@ func sortedNames(m map[string]string) []string {
 
 // buildspecs/release.yml: batch-get-image, put-image, batch-delete-image (restore),
 // get-login-password, docker pull and push for a regional copy, ecs update-service and
-// describe-services.
+// describe-services; TinyStacks' release.yml: docker pull and push in the home
+// repository, ecs update-service.
 func releaseProjectRoles(t *testing.T, w *world) []role {
 	return forServices(t, w, func(t *testing.T, s service) []role {
 		var out []role
@@ -512,6 +516,7 @@ func releaseProjectRoles(t *testing.T, w *world) []role {
 			r.calls = s.projectCalls(project, s.build)
 			r.calls = append(r.calls, allow("release.yml: aws ecr get-login-password", "ecr:GetAuthorizationToken", "*"))
 			r.calls = append(r.calls, calls("release.yml: retag through the ECR API", s.repo, "ecr:BatchGetImage", "ecr:PutImage", "ecr:BatchDeleteImage")...)
+			r.calls = append(r.calls, calls("TinyStacks' release.yml: docker pull and push of the stage tag", s.repo, append(ecrPull, ecrPush...)...)...)
 			region := w.cfg.StageRegion(i)
 			if w.cfg.PullsRegionally(i) {
 				regional := repoARN(region, w.cfg.App, s.name)
@@ -766,4 +771,91 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestSimulationCoversEveryCall derives the AWS calls of the default and the seed's
+// buildspecs and of the handlers from their source (every `aws SERVICE COMMAND`, `docker push`/`pull`, and
+// SDK `new client.OperationCommand`) and checks that each is among the simulated calls
+// of the role that makes it: a new call cannot go unsimulated.
+func TestSimulationCoversEveryCall(t *testing.T) {
+	simulated := map[string]map[string]bool{}
+	for _, path := range []string{"stagecoach.yaml", "testdata/configs/monorepo.yaml"} {
+		w := newWorld(t, path, synthesize(t, path), "arn:aws:codeconnections:us-east-1:"+simAccount+":connection/x")
+		for _, a := range actors {
+			if simulated[a.name] == nil {
+				simulated[a.name] = map[string]bool{}
+			}
+			for _, r := range a.roles(t, w) {
+				for _, c := range r.calls {
+					if !c.refused {
+						simulated[a.name][c.action] = true
+					}
+				}
+			}
+		}
+	}
+	sources := []struct{ actor, file, text string }{
+		{"build project", "buildspecs/build.yml", buildspecs.Build},
+		{"release projects", "buildspecs/release.yml", buildspecs.Release},
+		{"build project", "buildspecs/seed-build.yml", buildspecs.SeedBuild},
+		{"release projects", "buildspecs/seed-release.yml", buildspecs.SeedRelease},
+		{"image-tag function", "handlers/imagetags.js", handlers.ImageTags},
+		{"desired-count function", "handlers/desiredcount.js", handlers.DesiredCount},
+	}
+	for _, src := range sources {
+		actions := sourceCalls(src.text)
+		t.Logf("%s: %s", src.file, strings.Join(actions, " "))
+		if len(actions) == 0 {
+			t.Errorf("%s: no AWS call found; is the pattern out of date?", src.file)
+		}
+		for _, a := range actions {
+			if !simulated[src.actor][a] {
+				t.Errorf("%s calls %s, which the %q actor of the IAM simulation does not simulate", src.file, a, src.actor)
+			}
+		}
+	}
+}
+
+var (
+	cliCall    = regexp.MustCompile(`\baws\s+([a-z0-9-]+)\s+([a-z][a-z0-9-]+)`)
+	dockerCall = regexp.MustCompile(`\bdocker\s+(push|pull)\b`)
+	sdkClient  = regexp.MustCompile(`(\w+)\s*=\s*require\('@aws-sdk/client-([a-z0-9-]+)'\)`)
+	sdkCall    = regexp.MustCompile(`new\s+(\w+)\.(\w+)Command\b`)
+	// cliActions are the CLI commands whose IAM action is not their name.
+	cliActions = map[string]string{"ecr get-login-password": "ecr:GetAuthorizationToken"}
+)
+
+// sourceCalls lists the IAM actions a buildspec or handler calls.
+func sourceCalls(text string) []string {
+	seen := map[string]bool{}
+	for _, m := range cliCall.FindAllStringSubmatch(text, -1) {
+		action, ok := cliActions[m[1]+" "+m[2]]
+		if !ok {
+			var op strings.Builder
+			for _, part := range strings.Split(m[2], "-") {
+				op.WriteString(strings.ToUpper(part[:1]) + part[1:])
+			}
+			action = m[1] + ":" + op.String()
+		}
+		seen[action] = true
+	}
+	for _, m := range dockerCall.FindAllStringSubmatch(text, -1) {
+		list := ecrPull
+		if m[1] == "push" {
+			list = ecrPush
+		}
+		for _, a := range list {
+			seen[a] = true
+		}
+	}
+	clients := map[string]string{}
+	for _, m := range sdkClient.FindAllStringSubmatch(text, -1) {
+		clients[m[1]] = m[2]
+	}
+	for _, m := range sdkCall.FindAllStringSubmatch(text, -1) {
+		if service, ok := clients[m[1]]; ok {
+			seen[service+":"+m[2]] = true
+		}
+	}
+	return sortedKeys(seen)
 }
