@@ -178,7 +178,8 @@ func roleID(t *testing.T, v any) string {
 	return g[0].(string)
 }
 
-// the resources one service's calls name
+// service is one configured service as its roles' calls see it: its pipeline stack, the
+// resources of that stack, and the names and ARNs the calls use.
 type service struct {
 	w                            *world
 	index                        int
@@ -190,6 +191,7 @@ type service struct {
 	connection, fullRepositoryID string
 }
 
+// services lists the configured services of w.
 func (w *world) services(t *testing.T) []service {
 	t.Helper()
 	var out []service
@@ -316,6 +318,7 @@ func assumedBy(servicePrincipal, sourceARN string, scoped bool) []call {
 
 func pipelineRole(t *testing.T, w *world) []role { return forServices(t, w, pipelineRoleOf) }
 
+// forServices runs f for each configured service and collects the roles.
 func forServices(t *testing.T, w *world, f func(t *testing.T, s service) []role) []role {
 	var out []role
 	for _, s := range w.services(t) {
@@ -472,7 +475,7 @@ func buildProjectRole(t *testing.T, w *world) []role {
 // secretCalls are the reads of configured secrets, in the region of their reader.
 func secretCalls(why string, refs map[string]string, region string) []call {
 	var out []call
-	for _, name := range sortedNames(refs) {
+	for _, name := range sortedKeys(refs) {
 		sec, err := config.ParseSecret(refs[name])
 		if err != nil {
 			panic(err)
@@ -492,15 +495,6 @@ func secretCalls(why string, refs map[string]string, region string) []call {
 
 func buildSecretCalls(refs map[string]string, region string) []call {
 	return secretCalls("CodeBuild resolves the build secret", refs, region)
-}
-
-func sortedNames(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // buildspecs/release.yml: batch-get-image, put-image, batch-delete-image (restore),
