@@ -64,19 +64,26 @@ type role struct {
 type actor struct {
 	name  string
 	roles func(t *testing.T, w *world) []role
+	// optional: the app may define none (an aws-cdk-lib internal another change may
+	// remove); otherwise a config without one is an error.
+	optional bool
 }
 
 var actors = []actor{
-	{"pipeline", pipelineRole},
-	{"source action", sourceActionRole},
-	{"build and release actions", projectActionRoles},
-	{"image-tag actions", lambdaActionRoles},
-	{"image-tag function", imageTagsFunctionRole},
-	{"re-run custom resource", rerunFunctionRole},
-	{"build project", buildProjectRole},
-	{"release projects", releaseProjectRoles},
-	{"task execution", taskExecutionRoles},
-	{"desired-count function", desiredCountRoles},
+	{"pipeline", pipelineRole, false},
+	{"source action", sourceActionRole, false},
+	{"build and release actions", projectActionRoles, false},
+	{"image-tag actions", lambdaActionRoles, false},
+	{"approval actions", approvalActionRoles, true},
+	{"image-tag function", imageTagsFunctionRole, false},
+	{"re-run custom resource", rerunFunctionRole, false},
+	{"build project", buildProjectRole, false},
+	{"release projects", releaseProjectRoles, false},
+	{"task execution", taskExecutionRoles, false},
+	{"desired-count function", desiredCountRoles, false},
+	{"task role", taskRoles, false},
+	{"VPC flow logs", flowLogRoles, true},
+	{"default security group cleaner", securityGroupCleanerRoles, true},
 }
 
 // world is one synthesized config as IAM sees it.
@@ -388,6 +395,22 @@ func lambdaActionRoles(t *testing.T, w *world) []role {
 	})
 }
 
+// A manual approval calls nothing with its role; it must not stand in for the release.
+func approvalActionRoles(t *testing.T, w *world) []role {
+	return forServices(t, w, func(t *testing.T, s service) []role {
+		var out []role
+		for _, stage := range w.cfg.Stages {
+			if !stage.Approval {
+				continue
+			}
+			out = append(out, role{label: stage.Name + " Approve action", stack: s.stack, id: roleID(t, s.action(t, stage.Name, "Approve")["RoleArn"]),
+				calls: []call{refuse("an approval starts nothing", "codebuild:StartBuild", projectARN(s.region, names.ReleaseProject(w.cfg.App, s.name, stage.Name))),
+					refuse("an approval writes no artifact", "s3:PutObject", s.sourceArtifact)}})
+		}
+		return out
+	})
+}
+
 // handlers/imagetags.js: ListImages, PutJobSuccessResult, PutJobFailureResult.
 func imageTagsFunctionRole(t *testing.T, w *world) []role {
 	return forServices(t, w, func(t *testing.T, s service) []role {
@@ -604,6 +627,66 @@ func desiredCountRoles(t *testing.T, w *world) []role {
 	return out
 }
 
+// The task role holds nothing: what the application needs, its owner adds. ECS
+// assumes it for the task; it reads no secret (the execution role does) and pushes no
+// image.
+func taskRoles(t *testing.T, w *world) []role {
+	var out []role
+	for i, stage := range w.cfg.Stages {
+		stack := names.StageStack(w.cfg.App, stage.Name)
+		region := w.cfg.StageRegion(i)
+		for s, svc := range w.cfg.Services {
+			for _, td := range resources(w.stacks[stack].tmpl, "AWS::ECS::TaskDefinition") {
+				if td["Family"] != names.Service(w.cfg.App, stage.Name, svc.Name) {
+					continue
+				}
+				r := role{label: stage.Name + "/" + svc.Name + " task", stack: stack, id: roleID(t, td["TaskRoleArn"])}
+				r.calls = append(r.calls, assumedBy("ecs-tasks.amazonaws.com", "", false)...)
+				r.calls = append(r.calls, refuse("the application's role pushes no image", "ecr:PutImage", repoARN(w.cfg.Region, w.cfg.App, svc.Name)))
+				for _, c := range secretCalls("", w.cfg.Deployment(s, i).Secrets, region) {
+					r.calls = append(r.calls, refuse("the execution role, not the application's, reads secrets", c.action, c.resource))
+				}
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// aws-cdk-lib's VPC flow log: the delivery role writes to the flow log's log group.
+func flowLogRoles(t *testing.T, w *world) []role {
+	var out []role
+	for _, name := range sortedKeys(w.stacks) {
+		st := w.stacks[name]
+		for _, fl := range resources(st.tmpl, "AWS::EC2::FlowLog") {
+			r := role{label: "VPC flow logs", stack: name, id: roleID(t, fl["DeliverLogsPermissionArn"])}
+			r.calls = append(r.calls, assumedBy("vpc-flow-logs.amazonaws.com", "", false)...)
+			r.calls = append(r.calls, calls("VPC flow logs delivery", logStream(st.region, st.str(t, fl["LogGroupName"])),
+				"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")...)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// aws-cdk-lib's custom resource that empties the VPC's default security group.
+func securityGroupCleanerRoles(t *testing.T, w *world) []role {
+	var out []role
+	for _, name := range sortedKeys(w.stacks) {
+		st := w.stacks[name]
+		for _, cr := range resources(st.tmpl, "Custom::VpcRestrictDefaultSG") {
+			id, logs := functionRole(t, st, cr["ServiceToken"])
+			sg := "arn:aws:ec2:" + st.region + ":" + simAccount + ":security-group/" + st.str(t, cr["DefaultSecurityGroupId"])
+			r := role{label: "default security group cleaner", stack: name, id: id}
+			r.calls = append(r.calls, calls("removes the default security group's rules", sg,
+				"ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress")...)
+			r.calls = append(r.calls, calls("Lambda writes the function's logs", logStream(st.region, logs), "logs:CreateLogStream", "logs:PutLogEvents")...)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // simCase is one call of one role, simulated.
 type simCase struct {
 	world string
@@ -675,12 +758,14 @@ func TestIAMSimulation(t *testing.T) {
 	var cases []simCase
 	var sims []iam.Simulation
 	for _, w := range simulationWorlds(t) {
+		claimed := map[string]bool{}
 		for _, a := range actors {
 			roles := a.roles(t, w)
-			if len(roles) == 0 {
+			if len(roles) == 0 && !a.optional {
 				t.Errorf("%s: no role found for actor %q", w.label, a.name)
 			}
 			for _, r := range roles {
+				claimed[r.stack+"/"+r.id] = true
 				st := w.stacks[r.stack]
 				iamRole := st.roles[r.id]
 				if iamRole == nil {
@@ -715,6 +800,14 @@ func TestIAMSimulation(t *testing.T) {
 					}
 					cases = append(cases, simCase{world: w.label, role: r, call: c})
 					sims = append(sims, sim)
+				}
+			}
+		}
+		// Every role of the app is some actor's: a new one needs an entry in actors.
+		for _, name := range sortedKeys(w.stacks) {
+			for _, id := range sortedKeys(w.stacks[name].roles) {
+				if !claimed[name+"/"+id] {
+					t.Errorf("%s: %s: role %s belongs to no actor of the IAM simulation; add one to actors", w.label, name, id)
 				}
 			}
 		}
