@@ -13,9 +13,11 @@
 //     and a deny in either refuses. A role's trust policy alone decides who may assume
 //     it.
 //   - A statement applies when its Action matches the action, its Resource matches the
-//     resource ARN (with * and ? wildcards), and each of its conditions holds. A
-//     condition on a key the request does not carry is false, except with the IfExists
-//     operators and ForAllValues (both true on a missing key) and Null.
+//     resource ARN (with * and ? wildcards), and each of its conditions holds. A key
+//     the request does not carry matches no value; the IfExists operators hold on a
+//     missing key, and Null tests whether the key is there. (stagecoach's Deny
+//     statements pair a negated operator with Null, so they apply only when the key
+//     is present.)
 //   - The action's service prefix must be the service of the resource's ARN. IAM knows
 //     each action's resource types; an action named for one service never applies to
 //     another service's resource. This matters for connections: AWS CodeStar Connections
