@@ -334,11 +334,13 @@ func forServices(t *testing.T, w *world, f func(t *testing.T, s service) []role)
 	return out
 }
 
-// The pipeline's own role assumes each action's role.
+// The pipeline's own role: CodePipeline keeps the artifacts and assumes each action's
+// role.
 func pipelineRoleOf(t *testing.T, s service) []role {
 	st := s.w.stacks[s.stack]
 	r := role{label: "pipeline", stack: s.stack, id: roleID(t, s.pipeline["RoleArn"])}
 	r.calls = append(r.calls, call{action: "sts:AssumeRole", why: "codepipeline.amazonaws.com assumes the pipeline role", service: "codepipeline.amazonaws.com"})
+	r.calls = append(r.calls, calls("CodePipeline's own access to the artifacts it keeps", s.sourceArtifact, "s3:GetObject", "s3:PutObject")...)
 	for _, stage := range s.pipeline["Stages"].([]any) {
 		for _, a := range stage.(map[string]any)["Actions"].([]any) {
 			a := a.(map[string]any)
