@@ -97,7 +97,9 @@ func grantsOf(tmpl map[string]any, prefix string) map[string][]string {
 	return out
 }
 
-// TestLeastPrivilege pins what the build, release and task roles may do.
+// TestLeastPrivilege pins what the build, release and task roles may do: which services
+// and which repositories and ECS services. TestIAMSimulation (iam_simulation_test.go)
+// evaluates the policies for every call, allowed and refused.
 func TestLeastPrivilege(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *synthesis) {
 		cfg := s.cfg
@@ -123,6 +125,8 @@ func TestLeastPrivilege(t *testing.T) {
 							t.Errorf("%s may call %s", role, action)
 						}
 					case "s3", "logs", "codebuild", "codeconnections", "codestar-connections", "ssm", "secretsmanager", "kms":
+						// What these allow, key by key (the project's own bucket prefixes, the
+						// connection for the configured repository only), TestIAMSimulation checks.
 					case "iam":
 						// A user's release.yml may pass the stage service's two roles to
 						// the task definitions it registers, and nothing else.

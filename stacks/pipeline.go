@@ -83,10 +83,12 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			{Id: jsii.String("ExpireBuildLogs"), Prefix: jsii.String("logs/"), Expiration: awscdk.Duration_Days(jsii.Number(logDays))},
 		},
 	})
-	// aws-cdk-lib's grants on this bucket (pipeline artifacts and CodeBuild logs) use
-	// action wildcards; they are scoped to this bucket, whichever role holds them.
+	// aws-cdk-lib's grants on this bucket use action wildcards: reading and writing for
+	// CodePipeline's own roles (the pipeline's and the Source action's, which store the
+	// artifacts), reading for the CodeBuild projects (which write only their own
+	// prefixes, see contractproject).
 	nagsuppress.AcceptInStack(st.Stack, "AwsSolutions-IAM5",
-		"aws-cdk-lib's grants for the pipeline artifact bucket: object actions with wildcards (s3:GetObject*, s3:List*, …) on this stack's bucket only.",
+		"aws-cdk-lib's grants for the pipeline artifact bucket: object actions with wildcards (s3:GetObject*, s3:List*, …) on this stack's bucket only; writes and deletes only for CodePipeline's own roles.",
 		"Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*",
 		`/^Resource::<Bucket83908E77\.Arn>\/\*$/`)
 
@@ -128,7 +130,6 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 	if len(svc.Build.Secrets) > 0 {
 		grantSecretKeys(st.Build.Role, svc.SecretKeys)
 	}
-	grantArtifacts(st.Bucket, st.Build.Role)
 	acceptAuthorizationToken(st.Build.Project)
 
 	var stages []releasepipeline.Stage
@@ -167,7 +168,6 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			WithoutDocker: svc.Release.Buildspec == "" && !regional(cfg, i),
 		})
 		st.Repository.GrantPullPush(rel.Role)
-		grantArtifacts(st.Bucket, rel.Role)
 		acceptAuthorizationToken(rel.Project)
 		// The default release.yml reads the stage tag's current digest, to roll back,
 		// and removes the tag when a stage's very first release fails.
@@ -242,15 +242,6 @@ func artifactPrefix(pipeline string) string {
 		pipeline = pipeline[:20]
 	}
 	return pipeline + "/"
-}
-
-// grantArtifacts lets a buildspec read and write objects in S3_BUCKET: exactly
-// s3:GetObject and s3:PutObject, where GrantReadWrite would add deletes and wildcards.
-func grantArtifacts(bucket awss3.IBucket, role awsiam.IRole) {
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject"),
-		Resources: jsii.Strings(*bucket.ArnForObjects(jsii.String("*"))),
-	}))
 }
 
 // acceptAuthorizationToken records why a project's role holds ecr:GetAuthorizationToken

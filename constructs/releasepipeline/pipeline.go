@@ -236,15 +236,49 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 		p.rerunOnChange(props)
 	}
 
-	// With a full clone CodeBuild itself calls the connection; it needs both the
-	// current and the legacy service prefix.
-	use := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("codeconnections:UseConnection", "codestar-connections:UseConnection"),
-		Resources: jsii.Strings(props.ConnectionARN),
-	})
-	props.Build.AddToRolePolicy(use)
-	for _, st := range props.Stages {
-		st.Release.AddToRolePolicy(use)
+	// The Source action reads the commit through the connection, and with a full clone
+	// CodeBuild itself calls the connection for the build and every release.
+	// aws-cdk-lib grants the Source action's role only the legacy action.
+	sourceRole, ok := p.Pipeline.Node().FindChild(jsii.String("Source")).Node().FindChild(jsii.String("Source")).
+		Node().FindChild(jsii.String("CodePipelineActionRole")).(awsiam.IRole)
+	if !ok {
+		panic("releasepipeline: aws-cdk-lib no longer creates the Source action's role at Source/Source/CodePipelineActionRole")
+	}
+	repository := props.Owner + "/" + props.Repository
+	for _, st := range connectionUse(props.ConnectionARN, repository) {
+		sourceRole.AddToPrincipalPolicy(st)
+		props.Build.AddToRolePolicy(st)
+		for _, stage := range props.Stages {
+			stage.Release.AddToRolePolicy(st)
+		}
 	}
 	return p
+}
+
+// connectionUse lets a role use the connection, for the configured repository only.
+// IAM requires the action's service prefix to match the connection ARN's, and a
+// connection is arn:aws:codeconnections:… (created since 2024) or
+// arn:aws:codestar-connections:… (older), so both actions are allowed. A request
+// naming another repository (the FullRepositoryId condition key, present when the
+// connection is used for a specific repository) is denied, whatever else allows the
+// use: aws-cdk-lib's own grants of the legacy action carry no condition. GitHub,
+// GitLab and Bitbucket compare repository names without regard to case.
+func connectionUse(arn, repository string) []awsiam.PolicyStatement {
+	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("codeconnections:UseConnection", "codestar-connections:UseConnection"),
+		Resources: jsii.Strings(arn),
+	})}
+	for _, prefix := range []string{"codeconnections", "codestar-connections"} {
+		key := prefix + ":FullRepositoryId"
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Effect:    awsiam.Effect_DENY,
+			Actions:   jsii.Strings(prefix + ":UseConnection"),
+			Resources: jsii.Strings(arn),
+			Conditions: &map[string]any{
+				"StringNotEqualsIgnoreCase": map[string]any{key: repository},
+				"Null":                      map[string]any{key: "false"},
+			},
+		}))
+	}
+	return out
 }
