@@ -1,0 +1,225 @@
+package codepipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stagecoach/stagecoach/handlers/handlertest"
+	"github.com/stagecoach/stagecoach/rehearsal"
+)
+
+// registry is the world of these scenarios: one ECR repository and Parameter Store,
+// as the real handler code sees them through handlertest.
+type registry struct{ handlertest.World }
+
+func (r *registry) Key() string {
+	b, _ := json.Marshal(r.World)
+	return string(b)
+}
+
+func (r *registry) Clone() World {
+	var c handlertest.World
+	b, _ := json.Marshal(r.World)
+	_ = json.Unmarshal(b, &c)
+	return &registry{c}
+}
+
+// digestOf is the image execution e builds.
+func digestOf(e int) string { return fmt.Sprintf("sha256:%064x", e+1) }
+
+// golden reads the default config's synthesized pipeline stack.
+func golden(t *testing.T) (map[string]any, Pipeline, string) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "golden", "default", "acme-web-pipeline.template.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal(b, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	r := rehearsal.Resolver{}
+	p, err := FromTemplate(tmpl, func(v any) (any, error) { return r.Resolve(tmpl, v) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl, p, "acme/web"
+}
+
+// inlineCode is the source of the Lambda function with logical ID id.
+func inlineCode(t *testing.T, tmpl map[string]any, id string) string {
+	t.Helper()
+	res, _ := tmpl["Resources"].(map[string]any)[id].(map[string]any)
+	props, _ := res["Properties"].(map[string]any)
+	code, _ := props["Code"].(map[string]any)
+	src, ok := code["ZipFile"].(string)
+	if !ok {
+		t.Fatalf("function %s has no inline code", id)
+	}
+	return src
+}
+
+// scenario runs the pipeline's actions for real: the Lambda actions are the template's
+// inline handlers under Node; the build pushes :latest (and, for executions listed in
+// pushes, stage tags too, as a hostile build.yml would); a release moves its stage's tag
+// to IMAGE_DIGEST, as the default release.yml does.
+type scenario struct {
+	t      *testing.T
+	node   *handlertest.Node
+	tmpl   map[string]any
+	repo   string
+	pushes map[int][]string // stage tags each execution's build.yml also pushes
+	calls  int
+}
+
+func (sc *scenario) run(w World, e *Execution, stage string, a Action, r Action) (map[string]string, error) {
+	reg := w.(*registry)
+	repo := reg.Images[sc.repo]
+	switch a.Kind {
+	case Source:
+		return map[string]string{"CommitId": fmt.Sprintf("%040x", e.ID+1)}, nil
+	case Approval:
+		return nil, nil
+	case CodeBuild:
+		if stage == "Build" {
+			d := digestOf(e.ID)
+			repo.Digests = append(repo.Digests, d)
+			repo.Tags["latest"] = d
+			for _, s := range sc.pushes[e.ID] {
+				repo.Tags[s] = d
+			}
+			return nil, nil
+		}
+		d := r.Env["IMAGE_DIGEST"]
+		if !slices.Contains(repo.Digests, d) {
+			return nil, fmt.Errorf("release: no image %s", d)
+		}
+		repo.Tags[stage] = d
+		return nil, nil
+	case Lambda:
+		sc.calls++
+		res, err := sc.node.Invoke(inlineCode(sc.t, sc.tmpl, a.Target), "run", handlertest.JobEvent("job", r.UserParameters), nil, &reg.World)
+		if err != nil {
+			sc.t.Fatal(err)
+		}
+		if res.Error != "" {
+			return nil, fmt.Errorf("the function threw (CodePipeline waits until it times out): %s", res.Error)
+		}
+		for _, c := range res.Calls {
+			switch c.Op {
+			case "succeed":
+				return c.Vars, nil
+			case "fail":
+				return nil, fmt.Errorf("%s", c.Message)
+			}
+		}
+		return nil, fmt.Errorf("the function reported no job result: %+v", res)
+	}
+	return nil, fmt.Errorf("unknown action kind %s", a.Kind)
+}
+
+func newWorld(repo string) *registry {
+	return &registry{handlertest.World{Images: map[string]*handlertest.Repository{repo: {Tags: map[string]string{}}}}}
+}
+
+// TestSupersededHealthyExecutionsNeverFail: three pushes in a row, every build
+// well-behaved. In no order of their actions may any execution fail: a release of one
+// execution moving a stage tag between another's TagsBefore and ImageDigest is normal
+// in SUPERSEDED mode, not build.yml's doing.
+func TestSupersededHealthyExecutionsNeverFail(t *testing.T) {
+	tmpl, p, repo := golden(t)
+	sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo}
+	m := Model{Pipeline: p, Executions: 3, Run: sc.run, Check: func(s *State) error {
+		for _, e := range s.Execs {
+			if e.Status == Failed {
+				return fmt.Errorf("healthy execution #%d failed: %s", e.ID, e.Error)
+			}
+		}
+		return nil
+	}}
+	stats, err := m.Explore(newWorld(repo))
+	t.Logf("%d states, %d steps, %d final states, %d handler invocations", stats.States, stats.Steps, stats.Finals, sc.calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Finals < 2 {
+		t.Errorf("only %d final states: the model did not interleave the executions", stats.Finals)
+	}
+}
+
+// recordNames returns the digests a stage's record approves, from the world's
+// Parameter Store ("digest=… previous=… …"); nil when there is no record.
+func recordNames(w *registry, stage string) []string {
+	for name, versions := range w.Params {
+		if !strings.HasSuffix(name, "/"+stage) || len(versions) == 0 {
+			continue
+		}
+		var out []string
+		for _, kv := range strings.Fields(versions[len(versions)-1]) {
+			if k, v, _ := strings.Cut(kv, "="); k == "digest" || k == "previous" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// TestSupersededBuildPushingAStageTagIsCaught: a build.yml that pushes a stage tag, in
+// an execution beside healthy ones. Whatever the order, its ImageDigest step must fail
+// while the tag it pushed still stands (unless a release of that stage has since moved
+// it), and the healthy executions must not fail.
+func TestSupersededBuildPushingAStageTagIsCaught(t *testing.T) {
+	tmpl, p, repo := golden(t)
+	for _, tc := range []struct {
+		name   string
+		pushes map[int][]string
+		bad    int
+	}{
+		{"second build pushes prod", map[int][]string{1: {"prod"}}, 1},
+		{"first build pushes dev and staging", map[int][]string{0: {"dev", "staging"}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo, pushes: tc.pushes}
+			caught := 0
+			m := Model{Pipeline: p, Executions: 2, Run: sc.run, Check: func(s *State) error {
+				for _, e := range s.Execs {
+					if e.Status == Failed && e.ID != tc.bad {
+						return fmt.Errorf("healthy execution #%d failed: %s", e.ID, e.Error)
+					}
+				}
+				last := s.Trace[max(len(s.Trace)-1, 0):]
+				if len(last) == 0 || last[0].Exec != tc.bad || last[0].Action != "ImageDigest" {
+					return nil
+				}
+				e := s.Execs[tc.bad]
+				if e.Status == Failed {
+					caught++
+					return nil
+				}
+				w := s.World.(*registry)
+				for _, st := range tc.pushes[tc.bad] {
+					if d := w.Images[repo].Tags[st]; d == digestOf(tc.bad) && !slices.Contains(recordNames(w, st), d) {
+						return fmt.Errorf("ImageDigest of #%d passed while :%s still points to the image its build.yml pushed there (tags %v)", tc.bad, st, maps.Collect(maps.All(w.Images[repo].Tags)))
+					}
+				}
+				return nil
+			}}
+			stats, err := m.Explore(newWorld(repo))
+			t.Logf("%d states, %d steps, %d final states; caught in %d", stats.States, stats.Steps, stats.Finals, caught)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if caught == 0 {
+				t.Error("the hostile build was never caught")
+			}
+		})
+	}
+}
