@@ -122,13 +122,17 @@ type Execution struct {
 	Error string
 }
 
-// Step is one move of the model: execution Exec starts, or runs Action in Stage.
+// Step is one move of the model: execution Exec starts, or runs Action in Stage; with
+// Exec -1, the world delivers an event (Action).
 type Step struct {
 	Exec          int
 	Stage, Action string
 }
 
 func (s Step) String() string {
+	if s.Exec < 0 {
+		return s.Stage + " " + s.Action
+	}
 	if s.Stage == "" {
 		return fmt.Sprintf("#%d starts", s.Exec)
 	}
@@ -225,6 +229,11 @@ type Model struct {
 	// Check is called on every state reached; an error stops the exploration and is
 	// returned with the trace that led to the state.
 	Check func(*State) error
+	// Pending, when set, lists what the world has to deliver asynchronously (events
+	// that EventBridge delivers to a rule's target some time later); Deliver delivers
+	// one. Each delivery is a step of its own, in any order with the actions.
+	Pending func(World) []string
+	Deliver func(w World, event string) error
 }
 
 // Stats says how much of the state space an exploration covered.
@@ -270,6 +279,20 @@ func (m Model) Explore(world World) (Stats, error) {
 			stats.Steps++
 			if err := visit(next); err != nil {
 				return err
+			}
+		}
+		if m.Pending != nil {
+			for _, ev := range m.Pending(s.World) {
+				n := s.clone()
+				n.Trace = append(n.Trace, Step{Exec: -1, Stage: "event", Action: ev})
+				if err := m.Deliver(n.World, ev); err != nil {
+					return fmt.Errorf("%w\nafter: %s", err, traceString(n.Trace))
+				}
+				moves++
+				stats.Steps++
+				if err := visit(n); err != nil {
+					return err
+				}
 			}
 		}
 		if moves == 0 {

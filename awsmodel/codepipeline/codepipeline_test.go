@@ -15,19 +15,35 @@ import (
 )
 
 // registry is the world of these scenarios: one ECR repository and Parameter Store,
-// as the real handler code sees them through handlertest.
-type registry struct{ handlertest.World }
+// as the real handler code sees them through handlertest, and the stage tags whose
+// push or delete EventBridge has yet to deliver to the stage-tag guard.
+type registry struct {
+	handlertest.World
+	// Pending holds the stage tags with an undelivered ECR event, sorted.
+	Pending []string
+	// GuardActs counts the tags the guard put back or removed.
+	GuardActs int
+}
 
 func (r *registry) Key() string {
-	b, _ := json.Marshal(r.World)
+	b, _ := json.Marshal(r)
 	return string(b)
 }
 
 func (r *registry) Clone() World {
-	var c handlertest.World
-	b, _ := json.Marshal(r.World)
+	var c registry
+	b, _ := json.Marshal(r)
 	_ = json.Unmarshal(b, &c)
-	return &registry{c}
+	return &c
+}
+
+// touched notes that tag was pushed or deleted: ECR sends an event, delivered later.
+// Events of one tag are kept once: the guard acts on the tag as it is when it runs.
+func (r *registry) touched(tag string, stages []string) {
+	if slices.Contains(stages, tag) && !slices.Contains(r.Pending, tag) {
+		r.Pending = append(r.Pending, tag)
+		slices.Sort(r.Pending)
+	}
 }
 
 // digestOf is the image execution e builds.
@@ -35,6 +51,19 @@ func digestOf(e int) string { return fmt.Sprintf("sha256:%064x", e+1) }
 
 // golden reads the default config's synthesized pipeline stack.
 func golden(t *testing.T) (map[string]any, Pipeline, string) {
+	t.Helper()
+	tmpl, p, repo, _ := goldenWithGuard(t)
+	return tmpl, p, repo
+}
+
+// guard is the stage-tag guard of a template: its inline code and its configuration.
+type guard struct {
+	source string
+	config map[string]any
+}
+
+// goldenWithGuard also returns the template's stage-tag guard, if it has one.
+func goldenWithGuard(t *testing.T) (map[string]any, Pipeline, string, *guard) {
 	t.Helper()
 	path := filepath.Join("..", "..", "testdata", "golden", "default", "acme-web-pipeline.template.json")
 	b, err := os.ReadFile(path)
@@ -50,7 +79,23 @@ func golden(t *testing.T) (map[string]any, Pipeline, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tmpl, p, "acme/web"
+	var g *guard
+	for id, res := range tmpl["Resources"].(map[string]any) {
+		props, _ := res.(map[string]any)["Properties"].(map[string]any)
+		env, _ := props["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if raw, ok := vars["GUARD"]; ok {
+			v, err := r.Resolve(tmpl, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g = &guard{source: inlineCode(t, tmpl, id), config: map[string]any{}}
+			if err := json.Unmarshal([]byte(v.(string)), &g.config); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return tmpl, p, "acme/web", g
 }
 
 // inlineCode is the source of the Lambda function with logical ID id.
@@ -77,6 +122,56 @@ type scenario struct {
 	repo   string
 	pushes map[int][]string // stage tags each execution's build.yml also pushes
 	calls  int
+	stages []string
+	guard  *guard
+}
+
+// deliver runs the stage-tag guard on the event of a push or delete of tag.
+func (sc *scenario) deliver(w World, tag string) error {
+	reg := w.(*registry)
+	reg.Pending = slices.DeleteFunc(reg.Pending, func(p string) bool { return p == tag })
+	event := map[string]any{"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": map[string]any{
+		"result": "SUCCESS", "repository-name": sc.repo, "action-type": "PUSH", "image-tag": tag}}
+	sc.calls++
+	res, err := sc.node.Invoke(sc.guard.source, "run", event, sc.guard.config, &reg.World)
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	if res.Error != "" {
+		return fmt.Errorf("the guard threw: %s", res.Error)
+	}
+	for _, c := range res.Calls {
+		if c.Op == "putTag" || c.Op == "deleteTag" {
+			reg.GuardActs++
+			reg.touched(c.Tag, sc.stages)
+		}
+	}
+	return nil
+}
+
+// stageNames lists the pipeline's release stages.
+func stageNames(p Pipeline) []string {
+	var out []string
+	for _, st := range p.Stages[2:] {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
+// unapproved returns the stage tags that point where no approval of their stage lets them.
+func unapproved(w *registry, repo string, stages []string) []string {
+	var out []string
+	for _, st := range stages {
+		now := w.Images[repo].Tags[st]
+		ok := recordNames(w, st)
+		if ok == nil {
+			ok = []string{""}
+		}
+		if !slices.Contains(ok, now) {
+			out = append(out, st+"="+now)
+		}
+	}
+	return out
 }
 
 func (sc *scenario) run(w World, e *Execution, stage string, a Action, r Action) (map[string]string, error) {
@@ -94,6 +189,7 @@ func (sc *scenario) run(w World, e *Execution, stage string, a Action, r Action)
 			repo.Tags["latest"] = d
 			for _, s := range sc.pushes[e.ID] {
 				repo.Tags[s] = d
+				reg.touched(s, sc.stages)
 			}
 			return nil, nil
 		}
@@ -102,6 +198,7 @@ func (sc *scenario) run(w World, e *Execution, stage string, a Action, r Action)
 			return nil, fmt.Errorf("release: no image %s", d)
 		}
 		repo.Tags[stage] = d
+		reg.touched(stage, sc.stages)
 		return nil, nil
 	case Lambda:
 		sc.calls++
@@ -126,7 +223,7 @@ func (sc *scenario) run(w World, e *Execution, stage string, a Action, r Action)
 }
 
 func newWorld(repo string) *registry {
-	return &registry{handlertest.World{Images: map[string]*handlertest.Repository{repo: {Tags: map[string]string{}}}}}
+	return &registry{World: handlertest.World{Images: map[string]*handlertest.Repository{repo: {Tags: map[string]string{}}}}}
 }
 
 // TestSupersededHealthyExecutionsNeverFail: three pushes in a row, every build
@@ -134,16 +231,23 @@ func newWorld(repo string) *registry {
 // execution moving a stage tag between another's TagsBefore and ImageDigest is normal
 // in SUPERSEDED mode, not build.yml's doing.
 func TestSupersededHealthyExecutionsNeverFail(t *testing.T) {
-	tmpl, p, repo := golden(t)
-	sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo}
+	tmpl, p, repo, g := goldenWithGuard(t)
+	sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo, stages: stageNames(p), guard: g}
 	m := Model{Pipeline: p, Executions: 3, Run: sc.run, Check: func(s *State) error {
 		for _, e := range s.Execs {
 			if e.Status == Failed {
 				return fmt.Errorf("healthy execution #%d failed: %s", e.ID, e.Error)
 			}
 		}
+		if w := s.World.(*registry); w.GuardActs > 0 {
+			return fmt.Errorf("the stage-tag guard undid a release: tags %v, records %v", w.Images[repo].Tags, w.Params)
+		}
 		return nil
 	}}
+	if g != nil {
+		m.Pending = func(w World) []string { return w.(*registry).Pending }
+		m.Deliver = sc.deliver
+	}
 	stats, err := m.Explore(newWorld(repo))
 	t.Logf("%d states, %d steps, %d final states, %d handler invocations", stats.States, stats.Steps, stats.Finals, sc.calls)
 	if err != nil {
@@ -173,11 +277,16 @@ func recordNames(w *registry, stage string) []string {
 }
 
 // TestSupersededBuildPushingAStageTagIsCaught: a build.yml that pushes a stage tag, in
-// an execution beside healthy ones. Whatever the order, its ImageDigest step must fail
+// an execution beside healthy ones. Whatever the order: its ImageDigest step fails
 // while the tag it pushed still stands (unless a release of that stage has since moved
-// it), and the healthy executions must not fail.
+// it); once the guard has had the events, every stage tag is where an approval of its
+// stage put it; a healthy execution fails only in Verify, when the hostile push lands
+// between its release and that check (it reports the tampering).
 func TestSupersededBuildPushingAStageTagIsCaught(t *testing.T) {
-	tmpl, p, repo := golden(t)
+	tmpl, p, repo, g := goldenWithGuard(t)
+	if g == nil {
+		t.Fatal("the template has no stage-tag guard")
+	}
 	for _, tc := range []struct {
 		name   string
 		pushes map[int][]string
@@ -187,13 +296,20 @@ func TestSupersededBuildPushingAStageTagIsCaught(t *testing.T) {
 		{"first build pushes dev and staging", map[int][]string{0: {"dev", "staging"}}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo, pushes: tc.pushes}
-			caught := 0
-			m := Model{Pipeline: p, Executions: 2, Run: sc.run, Check: func(s *State) error {
+			sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo, pushes: tc.pushes, stages: stageNames(p), guard: g}
+			caught, verified := 0, 0
+			m := Model{Pipeline: p, Executions: 2, Run: sc.run, Pending: func(w World) []string { return w.(*registry).Pending }, Deliver: sc.deliver, Check: func(s *State) error {
+				w := s.World.(*registry)
 				for _, e := range s.Execs {
 					if e.Status == Failed && e.ID != tc.bad {
-						return fmt.Errorf("healthy execution #%d failed: %s", e.ID, e.Error)
+						if !strings.Contains(e.Error, "/Verify: ") {
+							return fmt.Errorf("healthy execution #%d failed: %s", e.ID, e.Error)
+						}
+						verified++
 					}
+				}
+				if bad := unapproved(w, repo, sc.stages); len(w.Pending) == 0 && len(bad) > 0 {
+					return fmt.Errorf("with every event delivered, stage tags %v are where no approval put them", bad)
 				}
 				last := s.Trace[max(len(s.Trace)-1, 0):]
 				if len(last) == 0 || last[0].Exec != tc.bad || last[0].Action != "ImageDigest" {
@@ -204,7 +320,6 @@ func TestSupersededBuildPushingAStageTagIsCaught(t *testing.T) {
 					caught++
 					return nil
 				}
-				w := s.World.(*registry)
 				for _, st := range tc.pushes[tc.bad] {
 					if d := w.Images[repo].Tags[st]; d == digestOf(tc.bad) && !slices.Contains(recordNames(w, st), d) {
 						return fmt.Errorf("ImageDigest of #%d passed while :%s still points to the image its build.yml pushed there (tags %v)", tc.bad, st, maps.Collect(maps.All(w.Images[repo].Tags)))
@@ -213,7 +328,7 @@ func TestSupersededBuildPushingAStageTagIsCaught(t *testing.T) {
 				return nil
 			}}
 			stats, err := m.Explore(newWorld(repo))
-			t.Logf("%d states, %d steps, %d final states; caught in %d", stats.States, stats.Steps, stats.Finals, caught)
+			t.Logf("%d states, %d steps, %d final states; ImageDigest caught it in %d, a healthy Verify in %d", stats.States, stats.Steps, stats.Finals, caught, verified)
 			if err != nil {
 				t.Fatal(err)
 			}
