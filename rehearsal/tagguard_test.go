@@ -1,0 +1,262 @@
+package rehearsal
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stagecoach/stagecoach/buildspecs"
+	"github.com/stagecoach/stagecoach/contract"
+)
+
+// These scenarios run the attacks of issue 11 on prod's approval through the default
+// config's synthesized pipeline: a build.yml or an earlier stage's release.yml (both
+// run code from unapproved commits) moving a stage tag, and TinyStacks' release.yml in
+// prod promoting a tampered :staging. Prod's service must never be deployed on the
+// tampered image, and the legitimate paths must keep working. Each run is the real
+// buildspec against the registry; the pipeline's Lambda steps and the stage-tag guard
+// are the template's own code (see lambdas_test.go). Without the guard in the template
+// these scenarios fail.
+
+// guardedPipeline is one service's pipeline with its Lambda side.
+type guardedPipeline struct {
+	*pipeline
+	l  *lambdas
+	id int // executions so far
+}
+
+func newGuardedPipeline(t *testing.T) *guardedPipeline {
+	h := newHarness(t)
+	h.GitInit(t)
+	p := newPipeline(t, h, "default/acme-web-pipeline")
+	return &guardedPipeline{pipeline: p, l: newLambdas(t, h, "default/acme-web-pipeline", p.repo)}
+}
+
+// build runs one execution's Build stage with spec as build.yml: TagsBefore, the
+// build, ImageDigest. With late, ECR's events reach the guard only after ImageDigest
+// (EventBridge delivers within seconds, not at once). It returns the execution's
+// variables, and ImageDigest's failure if it failed.
+func (g *guardedPipeline) build(t *testing.T, spec string, late bool) (map[string]string, string) {
+	t.Helper()
+	g.id++
+	vars := executionVars(g.id, strings.Repeat("c", 39)+string(rune('0'+g.id)), "")
+	out, failed := g.l.action(t, "Build", "TagsBefore", vars)
+	if failed != "" {
+		t.Fatalf("TagsBefore failed: %s", failed)
+	}
+	vars["Before.TAGS"] = out["TAGS"]
+	res, calls := g.h.RunJob(t, g.job(t, g.pipeline.build, spec, ""))
+	mustSucceed(t, "build", res)
+	if !late {
+		g.l.events(t, calls)
+	}
+	out, failed = g.l.action(t, "Build", "ImageDigest", vars)
+	if late {
+		g.l.events(t, calls)
+	}
+	vars["Image.IMAGE_DIGEST"] = out["IMAGE_DIGEST"]
+	return vars, failed
+}
+
+// stage runs one stage of an execution as CodePipeline does once its approval (if
+// any) is given: Authorize, the release with spec as release.yml, Verify. The guard
+// gets the release's events before Verify runs. It returns the first failure.
+func (g *guardedPipeline) stage(t *testing.T, stage, spec string, vars map[string]string) string {
+	t.Helper()
+	if _, failed := g.l.action(t, stage, "Authorize", vars); failed != "" {
+		return "Authorize: " + failed
+	}
+	res, calls := g.release(t, spec, stage, vars["Image.IMAGE_DIGEST"], nil)
+	g.l.deployed(t, g.pipeline, calls)
+	g.l.events(t, calls)
+	if !res.Succeeded {
+		return "Release: " + statuses(res)
+	}
+	if _, failed := g.l.action(t, stage, "Verify", vars); failed != "" {
+		return "Verify: " + failed
+	}
+	return ""
+}
+
+// execution releases vars' image to the stages up to and including last.
+func (g *guardedPipeline) execution(t *testing.T, spec string, vars map[string]string, last string) {
+	t.Helper()
+	for _, s := range g.releases {
+		if failed := g.stage(t, s.Stage, spec, vars); failed != "" {
+			t.Fatalf("the legitimate release to %s failed: %s", s.Stage, failed)
+		}
+		if s.Stage == last {
+			return
+		}
+	}
+}
+
+// checkProd checks that prod's tag is on want and its service never ran bad.
+func (g *guardedPipeline) checkProd(t *testing.T, want, bad string) {
+	t.Helper()
+	if got := g.h.Registry.Digest(t, g.repo, "prod"); got != want {
+		t.Errorf(":prod is on %s, want %s (the approved image); the guard did %v", got, want, g.l.Guarded)
+	}
+	if slices.Contains(g.l.Served["prod"], bad) {
+		t.Errorf("prod's service was deployed on the tampered image %s: deployments %v", bad, g.l.Served["prod"])
+	}
+}
+
+// hostileBuild is the default build.yml plus a push of :TAG.
+func hostileBuild(t *testing.T, tag string) string {
+	const last = "      - docker push \"$ECR_IMAGE_URL:latest\"\n"
+	if !strings.HasSuffix(buildspecs.Build, last) {
+		t.Fatal("the default build.yml no longer ends with the push of :latest")
+	}
+	return buildspecs.Build + "      - docker tag builtimage:latest \"$ECR_IMAGE_URL:" + tag + "\"\n      - docker push \"$ECR_IMAGE_URL:" + tag + "\"\n"
+}
+
+// hostileRelease releases IMAGE_DIGEST to its stage, and to prod as well.
+const hostileRelease = `version: 0.2
+env:
+  shell: bash
+phases:
+  build:
+    commands:
+      - repository="${ECR_IMAGE_URL#"$ECR_ENDPOINT"/}"
+      - manifest=$(aws ecr batch-get-image --repository-name "$repository" --image-ids "imageDigest=$IMAGE_DIGEST" --query 'images[0].imageManifest' --output text)
+      - aws ecr put-image --repository-name "$repository" --image-tag "$STAGE_NAME" --image-manifest "$manifest"
+      - aws ecr put-image --repository-name "$repository" --image-tag prod --image-manifest "$manifest"
+`
+
+// TestStageTagGuardBuildPushesProd: a build.yml pushes :prod. ImageDigest fails the
+// execution; the guard puts :prod back on the approved image and redeploys prod on it.
+func TestStageTagGuardBuildPushesProd(t *testing.T) {
+	g := newGuardedPipeline(t)
+	a, failed := g.build(t, buildspecs.Build, false)
+	if failed != "" {
+		t.Fatalf("ImageDigest failed a healthy build: %s", failed)
+	}
+	g.execution(t, buildspecs.Release, a, "prod")
+	if len(g.l.Guarded) > 0 {
+		t.Fatalf("the guard acted on legitimate releases: %v", g.l.Guarded)
+	}
+	approved := a["Image.IMAGE_DIGEST"]
+
+	b, failed := g.build(t, hostileBuild(t, "prod"), true)
+	if !strings.Contains(failed, "moved the stage tag(s) prod") {
+		t.Errorf("ImageDigest did not fail the hostile build: %q", failed)
+	}
+	g.checkProd(t, approved, b["Image.IMAGE_DIGEST"])
+	if want := "putTag prod " + approved; !slices.Contains(g.l.Guarded, want) {
+		t.Errorf("the guard did %v, want %q", g.l.Guarded, want)
+	}
+	if got := g.l.Served["prod"]; len(got) < 2 || got[len(got)-1] != approved {
+		t.Errorf("prod deployments %v: want the guard's redeployment on %s last", got, approved)
+	}
+}
+
+// TestStageTagGuardDevReleasePushesProd: the dev release (a release.yml from the
+// pushed commit, no approval) moves :prod as well as :dev. Dev gets its image; prod
+// stays on the approved one, and the next execution's prod release still works.
+func TestStageTagGuardDevReleasePushesProd(t *testing.T) {
+	g := newGuardedPipeline(t)
+	a, _ := g.build(t, buildspecs.Build, false)
+	g.execution(t, buildspecs.Release, a, "prod")
+	approved := a["Image.IMAGE_DIGEST"]
+
+	b, failed := g.build(t, buildspecs.Build, false)
+	if failed != "" {
+		t.Fatalf("ImageDigest failed a healthy build: %s", failed)
+	}
+	tampered := b["Image.IMAGE_DIGEST"]
+	if failed := g.stage(t, "dev", hostileRelease, b); failed != "" {
+		t.Fatalf("dev's own release failed: %s", failed)
+	}
+	if got := g.h.Registry.Digest(t, g.repo, "dev"); got != tampered {
+		t.Errorf(":dev is on %s, want %s: dev's release may release to dev", got, tampered)
+	}
+	g.checkProd(t, approved, tampered)
+
+	// The legitimate path afterwards: the same image through staging and, approved, prod.
+	g.execution(t, buildspecs.Release, b, "")
+	g.checkProd(t, tampered, "")
+}
+
+// TestStageTagGuardSeedReleaseOfTamperedStaging: TinyStacks' release.yml (every stage)
+// promotes :PREVIOUS_STAGE_NAME as it is when it runs. While an execution waits for
+// prod's approval, a hostile build pushes :staging. The guard puts :staging back, so
+// the approved prod release promotes the image staging was released with.
+func TestStageTagGuardSeedReleaseOfTamperedStaging(t *testing.T) {
+	g := newGuardedPipeline(t)
+	a, _ := g.build(t, buildspecs.Build, false)
+	g.execution(t, buildspecs.SeedRelease, a, "prod") // the seed's release.yml works, Verify included
+	if len(g.l.Guarded) > 0 {
+		t.Fatalf("the guard acted on the seed's legitimate releases: %v", g.l.Guarded)
+	}
+	c, _ := g.build(t, buildspecs.Build, false)
+	g.execution(t, buildspecs.SeedRelease, c, "staging") // then waits for prod's approval
+	waiting := c["Image.IMAGE_DIGEST"]
+
+	b, failed := g.build(t, hostileBuild(t, "staging"), false)
+	tampered := b["Image.IMAGE_DIGEST"]
+	if got := g.h.Registry.Digest(t, g.repo, "staging"); got != waiting {
+		t.Errorf(":staging is on %s after the guard, want %s", got, waiting)
+	}
+	if failed != "" {
+		t.Logf("ImageDigest after the guard: %s", failed)
+	}
+
+	// Prod's approval is given to execution c.
+	if failed := g.stage(t, "prod", buildspecs.SeedRelease, c); failed != "" {
+		t.Fatalf("the approved seed release to prod failed: %s", failed)
+	}
+	g.checkProd(t, waiting, tampered)
+	for _, d := range g.l.Served["prod"] {
+		if d != a["Image.IMAGE_DIGEST"] && d != waiting {
+			t.Errorf("prod was deployed on %s, which prod never approved (deployments %v)", d, g.l.Served["prod"])
+		}
+	}
+}
+
+// TestRegionalReleaseBeforeItsRepository: on a first run with an existing connection,
+// the pipeline can release a stage in another region before that stage's stack has
+// created its regional repository. Like a service that does not exist yet, that is
+// "not ready yet": the home tag moves, nothing is copied or deployed, the release
+// succeeds (issue 9, item 7).
+func TestRegionalReleaseBeforeItsRepository(t *testing.T) {
+	h := newHarness(t)
+	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
+	var stage string
+	for _, s := range p.releases {
+		if p.env(t, s)[contract.RegionalECRImageURL] != "" {
+			stage = s.Stage
+		}
+	}
+	if stage == "" {
+		t.Fatal("the monorepo config has no stage pulling from its own region")
+	}
+	_, _, region := p.where(t, stage)
+	h.AddRegion(t, region)
+	if dockerfile := p.env(t, p.build)[contract.DockerfilePath]; dockerfile != "" {
+		if err := os.MkdirAll(filepath.Join(h.Src, filepath.Dir(dockerfile)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(h.Src, dockerfile), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	digest := p.runBuild(t, buildspecs.Build)
+	key := "REHEARSAL_ECR_MISSING_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
+	res, calls := p.release(t, buildspecs.Release, stage, digest, func(_ string, j *Job) { j.Settings[key] = p.repo })
+	mustSucceed(t, "regional release before its repository exists", res)
+	if !strings.Contains(res.Log, "Service is not ready yet") {
+		t.Errorf("the log does not say the stage is not ready yet:\n%s", res.Log)
+	}
+	if got := h.Registry.Digest(t, p.repo, stage); got != digest {
+		t.Errorf("the home :%s is on %q, want %s", stage, got, digest)
+	}
+	if d := callsTo(calls, "docker"); len(d) > 0 {
+		t.Errorf("docker ran with no regional repository to copy to: %+v", d)
+	}
+	if u := callsTo(calls, "aws", "ecs"); len(u) > 0 {
+		t.Errorf("ECS was called: %+v", u)
+	}
+}
