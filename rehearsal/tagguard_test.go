@@ -1,6 +1,7 @@
 package rehearsal
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -258,5 +259,68 @@ func TestRegionalReleaseBeforeItsRepository(t *testing.T) {
 	}
 	if u := callsTo(calls, "aws", "ecs"); len(u) > 0 {
 		t.Errorf("ECS was called: %+v", u)
+	}
+}
+
+// TestOnlyThePipelineWritesStageRecords: no build or release role may write a stage's
+// record or invoke the function that does (a release.yml for dev must not be able to
+// approve prod), and the one role that writes records is the StageRecord function's,
+// on this service's records only.
+func TestOnlyThePipelineWritesStageRecords(t *testing.T) {
+	for _, name := range []string{"default/acme-web-pipeline", "monorepo/shop-web-pipeline", "scale/big-web-pipeline"} {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(goldenDir, name+".template.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tmpl map[string]any
+			if err := json.Unmarshal(b, &tmpl); err != nil {
+				t.Fatal(err)
+			}
+			resources := tmpl["Resources"].(map[string]any)
+			for id, res := range resources {
+				if res.(map[string]any)["Type"] != "AWS::CodeBuild::Project" {
+					continue
+				}
+				allowed, err := AllowedActions(tmpl, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range allowed {
+					// Reading build secrets from Parameter Store is fine; writing is not.
+					if strings.HasPrefix(a, "ssm:Put") || a == "ssm:*" || strings.HasPrefix(a, "lambda:") || strings.HasPrefix(a, "codepipeline:") || a == "*" {
+						t.Errorf("project %s's role may call %s", id, a)
+					}
+				}
+			}
+			writers := map[string]bool{}
+			for id, res := range resources {
+				res := res.(map[string]any)
+				if res["Type"] != "AWS::IAM::Policy" {
+					continue
+				}
+				props := res["Properties"].(map[string]any)
+				for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+					st := st.(map[string]any)
+					actions, _ := json.Marshal(st["Action"])
+					if !strings.Contains(string(actions), "ssm:PutParameter") && !strings.Contains(string(actions), `"ssm:*"`) {
+						continue
+					}
+					writers[id] = true
+					resources, _ := json.Marshal(st["Resource"])
+					if !strings.Contains(string(resources), ":parameter/stagecoach/") || strings.Contains(string(resources), "*") {
+						t.Errorf("%s writes parameters %s, want exactly this service's stage records", id, resources)
+					}
+				}
+			}
+			if len(writers) != 1 {
+				t.Fatalf("policies writing parameters: %v, want exactly the StageRecord function's", writers)
+			}
+			for id := range writers {
+				if !strings.Contains(id, "StageRecordRole") {
+					t.Errorf("%s writes stage records; only the StageRecord function's role may", id)
+				}
+			}
+		})
 	}
 }
