@@ -1,9 +1,9 @@
 // stagecoach: records the image tags around build.yml (see handlers/doc.go).
 'use strict';
-// The digests a stage's record ("digest=D previous=P …") lets its tag point to.
-const approved = (value) => {
-  const r = Object.fromEntries((value || '').split(' ').map((kv) => kv.split('=')));
-  return r.digest ? [r.digest, r.previous || ''] : [''];
+// The digests a stage record lets its tag point to ('' = no tag).
+const approved = (v) => {
+  const r = Object.fromEntries((v || '').split(' ').map((kv) => kv.split('=')));
+  return !r.digest ? [''] : r.state === 'released' ? [r.digest] : [r.digest, r.previous || ''];
 };
 const want = { snapshot: ['repository', 'stages'], record: ['repository', 'stages', 'records'] };
 exports.run = async (api, event) => {

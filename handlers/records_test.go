@@ -106,6 +106,8 @@ func TestImageDigestWithRecords(t *testing.T) {
 			map[string]string{"prod": "digest=" + digest(2) + " previous="}, "moved the stage tag(s) prod"},
 		{"build pushed a stage never released", map[string]string{"latest": digest(3), "dev": digest(1), "prod": digest(2), "staging": digest(3)},
 			nil, "moved the stage tag(s) staging"},
+		{"build pushed prod back to the image before the last completed release", map[string]string{"latest": digest(3), "dev": digest(1), "prod": digest(5)},
+			map[string]string{"prod": "digest=" + digest(2) + " previous=" + digest(5) + " state=released"}, "moved the stage tag(s) prod"},
 		{"build removed dev", map[string]string{"latest": digest(3), "prod": digest(2)},
 			map[string]string{"dev": "digest=" + digest(1) + " previous=" + digest(6)}, "moved the stage tag(s) dev"},
 		{"a first release failed and removed its tag", map[string]string{"latest": digest(3), "prod": digest(2)},
@@ -136,17 +138,20 @@ func TestStageRecord(t *testing.T) {
 		return string(b)
 	}
 	t.Run("authorize", func(t *testing.T) {
+		const meta = " commit=c0ffee execution=e-1 state=releasing"
 		for _, tc := range []struct {
 			name, record string
 			tag          string
 			want         string
 		}{
-			{"first release", "", "", "digest=" + digest(3) + " previous= commit=c0ffee execution=e-1"},
-			{"first release after an upgrade", "", digest(2), "digest=" + digest(3) + " previous=" + digest(2) + " commit=c0ffee execution=e-1"},
-			{"later release", "digest=" + digest(2) + " previous=" + digest(1), digest(2), "digest=" + digest(3) + " previous=" + digest(2) + " commit=c0ffee execution=e-1"},
-			{"retry of the same release", "digest=" + digest(3) + " previous=" + digest(2), digest(3), "digest=" + digest(3) + " previous=" + digest(2) + " commit=c0ffee execution=e-1"},
+			{"first release", "", "", "digest=" + digest(3) + " previous=" + meta},
+			{"first release after an upgrade", "", digest(2), "digest=" + digest(3) + " previous=" + digest(2) + meta},
+			{"later release", "digest=" + digest(2) + " previous=" + digest(1) + " state=released", digest(2), "digest=" + digest(3) + " previous=" + digest(2) + meta},
+			{"after a failed release", "digest=" + digest(2) + " previous=" + digest(1) + " state=releasing", digest(1), "digest=" + digest(3) + " previous=" + digest(1) + meta},
+			{"retry of the same release", "digest=" + digest(3) + " previous=" + digest(2) + " state=releasing", digest(3), "digest=" + digest(3) + " previous=" + digest(2) + meta},
 			// A tampered tag does not become the way back: the record says where the stage was.
-			{"later release, tag tampered", "digest=" + digest(2) + " previous=" + digest(1), digest(9), "digest=" + digest(3) + " previous=" + digest(2) + " commit=c0ffee execution=e-1"},
+			{"later release, tag tampered", "digest=" + digest(2) + " previous=" + digest(1) + " state=released", digest(9), "digest=" + digest(3) + " previous=" + digest(2) + meta},
+			{"later release, tag on the image before", "digest=" + digest(2) + " previous=" + digest(1) + " state=released", digest(1), "digest=" + digest(3) + " previous=" + digest(2) + meta},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				tags, recs := map[string]string{}, map[string]string{}
@@ -175,7 +180,7 @@ func TestStageRecord(t *testing.T) {
 		}
 	})
 	t.Run("verify", func(t *testing.T) {
-		rec := map[string]string{"prod": "digest=" + digest(3) + " previous=" + digest(2)}
+		rec := map[string]string{"prod": "digest=" + digest(3) + " previous=" + digest(2) + " commit=c0ffee execution=e-1 state=releasing"}
 		for _, tc := range []struct{ tag, fails string }{
 			{digest(3), ""},
 			{digest(2), "points to " + digest(2) + ", not to " + digest(3)},
@@ -186,7 +191,8 @@ func TestStageRecord(t *testing.T) {
 			if tc.tag != "" {
 				tags["prod"] = tc.tag
 			}
-			res, err := node.Invoke(StageRecord, "run", handlertest.JobEvent("job-1", params("verify", 3)), nil, world(tags, rec))
+			w := world(tags, rec)
+			res, err := node.Invoke(StageRecord, "run", handlertest.JobEvent("job-1", params("verify", 3)), nil, w)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,6 +200,20 @@ func TestStageRecord(t *testing.T) {
 			if (tc.fails == "") != (failed == "") || !strings.Contains(failed, tc.fails) {
 				t.Errorf("tag %q: failure %q, want %q", tc.tag, failed, tc.fails)
 			}
+			h := w.Params[records+"/prod"]
+			want := rec["prod"]
+			if tc.fails == "" {
+				want = strings.Replace(want, "state=releasing", "state=released", 1)
+			}
+			if got := h[len(h)-1]; got != want {
+				t.Errorf("tag %q: record %q, want %q", tc.tag, got, want)
+			}
+		}
+		// Verify of a release another execution has since re-recorded fails too.
+		w := world(map[string]string{"prod": digest(3)}, map[string]string{"prod": "digest=" + digest(4) + " previous=" + digest(3) + " state=releasing"})
+		res, _ := node.Invoke(StageRecord, "run", handlertest.JobEvent("job-1", params("verify", 3)), nil, w)
+		if _, failed := jobResult(t, res); failed == "" {
+			t.Error("verify passed although the record names another release")
 		}
 	})
 }
@@ -215,10 +235,13 @@ func TestTagGuard(t *testing.T) {
 	}{
 		{"release of the approved digest", "prod", digest(3), "digest=" + digest(3) + " previous=" + digest(2), digest(3), false},
 		{"failed release went back", "prod", digest(2), "digest=" + digest(3) + " previous=" + digest(2), digest(2), false},
-		{"build pushed prod", "prod", digest(9), "digest=" + digest(3) + " previous=" + digest(2), digest(3), true},
+		{"build pushed prod after its release", "prod", digest(9), "digest=" + digest(3) + " previous=" + digest(2) + " state=released", digest(3), true},
+		{"build pushed the image before", "prod", digest(2), "digest=" + digest(3) + " previous=" + digest(2) + " state=released", digest(3), true},
+		{"build pushed prod during its release", "prod", digest(9), "digest=" + digest(3) + " previous=" + digest(2) + " state=releasing", digest(2), true},
 		{"prod never released", "prod", digest(9), "", "", true},
-		{"prod deleted", "prod", "", "digest=" + digest(3) + " previous=" + digest(2), digest(3), true},
+		{"prod deleted", "prod", "", "digest=" + digest(3) + " previous=" + digest(2) + " state=released", digest(3), true},
 		{"first release failed and removed the tag", "prod", "", "digest=" + digest(3) + " previous=", "", false},
+		{"build pushed prod during its first release", "prod", digest(9), "digest=" + digest(3) + " previous= state=releasing", "", true},
 		{"not a stage tag", "latest", digest(9), "", digest(9), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,11 +1,11 @@
 // stagecoach: records and checks what each stage is approved to run (see handlers/doc.go).
 'use strict';
-const fields = (value) => Object.fromEntries((value || '').split(' ').filter(Boolean).map((kv) => kv.split('=')));
-const approved = (value) => {
-  const r = fields(value);
-  return r.digest ? [r.digest, r.previous || ''] : [''];
+const fields = (v) => Object.fromEntries((v || '').split(' ').filter(Boolean).map((kv) => kv.split('=')));
+// The digests a record lets the stage tag point to ('' = no tag).
+const approved = (v) => {
+  const r = fields(v);
+  return !r.digest ? [''] : r.state === 'released' ? [r.digest] : [r.digest, r.previous || ''];
 };
-const want = { authorize: ['repository', 'stage', 'records', 'digest'], verify: ['repository', 'stage', 'records', 'digest'] };
 exports.run = async (api, event) => {
   const job = event['CodePipeline.job'];
   try {
@@ -15,31 +15,27 @@ exports.run = async (api, event) => {
     } catch (e) {
       throw new Error(`UserParameters is not JSON (${e.message}); it is set by stagecoach's template`);
     }
-    const keys = want[p && p.mode];
-    if (!keys) throw new Error(`UserParameters.mode is ${JSON.stringify(p && p.mode)}; want authorize or verify`);
-    const bad = keys.filter((k) => !(typeof p[k] === 'string' && p[k]));
+    if (!['authorize', 'verify'].includes(p && p.mode)) throw new Error(`UserParameters.mode is ${JSON.stringify(p && p.mode)}; want authorize or verify`);
+    const bad = ['repository', 'stage', 'records', 'digest'].filter((k) => !(typeof p[k] === 'string' && p[k]));
     if (bad.length) throw new Error(`UserParameters lacks ${bad.join(', ')} for mode ${p.mode}`);
     if (!/^sha256:[0-9a-f]{64}$/.test(p.digest)) throw new Error(`IMAGE_DIGEST ${JSON.stringify(p.digest)} is not an image digest`);
-    const name = `${p.records}/${p.stage}`;
-    const tag = `${p.repository}:${p.stage}`;
+    const name = `${p.records}/${p.stage}`, tag = `${p.repository}:${p.stage}`;
+    const value = await api.getParam(name), old = fields(value);
+    const now = (await api.tags(p.repository))[p.stage] || '';
+    const put = (previous, state) => api.putParam(name, `digest=${p.digest} previous=${previous} commit=${p.commit || ''} execution=${p.execution || ''} state=${state}`);
     if (p.mode === 'authorize') {
-      // After the stage's approval, before its release: the tag may now point to
-      // this digest, or stay where the last release put it.
-      const old = fields(await api.getParam(name));
-      let previous = old.digest === p.digest ? old.previous || '' : old.digest;
-      // No record yet (a first release, or a stage released before records existed):
-      // what the tag points to now is what a failed release goes back to.
-      if (!old.digest) previous = (await api.tags(p.repository))[p.stage] || '';
-      const value = `digest=${p.digest} previous=${previous} commit=${p.commit || ''} execution=${p.execution || ''}`;
-      await api.putParam(name, value);
+      // After the approval, before the release: the tag may point to this digest or
+      // stay where an approval put it. A re-run keeps its way back; a first record
+      // adopts the tag.
+      await put(old.digest === p.digest ? old.previous || '' : !old.digest || approved(value).includes(now) ? now : old.digest, 'releasing');
       return await api.succeed(job.id, {}, `${tag} may now point to ${p.digest}`);
     }
-    // verify: after the release, the tag must be on what this execution released.
-    const now = (await api.tags(p.repository))[p.stage] || '';
-    if (now !== p.digest) {
-      const note = approved(await api.getParam(name)).includes(now) ? '' : ' No approval names it: the stage tag guard puts the tag back.';
-      throw new Error(`${tag} points to ${now || 'nothing'}, not to ${p.digest}, which this execution released.${note} (A release.yml that retags :PREVIOUS_STAGE_NAME promotes what that tag is on now.)`);
+    // verify: the tag must be on what this execution released; now only that counts.
+    if (now !== p.digest || old.digest !== p.digest) {
+      const note = approved(value).includes(now) ? '' : ' No approval names it: the stage-tag guard puts the tag back.';
+      throw new Error(`${tag} points to ${now || 'nothing'}, not to ${p.digest}, which this execution released.${note} (The seed's release.yml promotes what :PREVIOUS_STAGE_NAME is on now.)`);
     }
+    await put(old.previous || '', 'released');
     await api.succeed(job.id, {}, `${tag} is on ${now}`);
   } catch (e) {
     await api.fail(job.id, String(e.message || e));

@@ -102,8 +102,8 @@ func rollbackBlocks(t *testing.T) []string {
 	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1) {
 		blocks = append(blocks, m[1])
 	}
-	if len(blocks) != 2 {
-		t.Fatalf("the Rolling back section has %d sh blocks, want 2 (find the release; roll back by hand)", len(blocks))
+	if len(blocks) != 3 {
+		t.Fatalf("the Rolling back section has %d sh blocks, want 3 (find the release; by hand: record and start; mark released)", len(blocks))
 	}
 	return blocks
 }
@@ -207,9 +207,12 @@ func TestRollBackByRecordedDigest(t *testing.T) {
 	if len(g.l.Guarded) > 0 {
 		t.Errorf("the guard undid a recorded rollback: %v", g.l.Guarded)
 	}
+	runREADME(t, f, blocks[2], map[string]string{"DIGEST": b["Image.IMAGE_DIGEST"], "CURRENT_DIGEST": a["Image.IMAGE_DIGEST"], "COMMIT_SHA": b["Source.CommitId"]})
+	if _, failed := g.l.action(t, "prod", "Verify", b); failed != "" {
+		t.Errorf("after the rollback by hand, prod's Verify of %s fails: %s", b["Image.IMAGE_DIGEST"], failed)
+	}
 
-	// A release by hand without the record is undone: only a recorded digest stands
-	// (the record allows the new digest and the one before it, here a's).
+	// A release by hand without the record is undone: only a recorded digest stands.
 	res, calls = g.release(t, buildspecs.Release, "prod", c["Image.IMAGE_DIGEST"], nil)
 	g.l.deployed(t, g.pipeline, calls)
 	g.l.events(t, calls)

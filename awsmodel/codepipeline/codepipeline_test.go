@@ -121,7 +121,10 @@ type scenario struct {
 	tmpl   map[string]any
 	repo   string
 	pushes map[int][]string // stage tags each execution's build.yml also pushes
-	calls  int
+	// unstable makes an execution's release to a stage fail as the default release.yml
+	// does when the service does not become stable: the tag goes back where it was.
+	unstable map[int]string
+	calls    int
 	stages []string
 	guard  *guard
 }
@@ -197,8 +200,17 @@ func (sc *scenario) run(w World, e *Execution, stage string, a Action, r Action)
 		if !slices.Contains(repo.Digests, d) {
 			return nil, fmt.Errorf("release: no image %s", d)
 		}
+		was, had := repo.Tags[stage]
 		repo.Tags[stage] = d
 		reg.touched(stage, sc.stages)
+		if sc.unstable[e.ID] == stage {
+			if had {
+				repo.Tags[stage] = was
+			} else {
+				delete(repo.Tags, stage)
+			}
+			return nil, fmt.Errorf("release: the service did not become stable; :%s is back on %q", stage, was)
+		}
 		return nil, nil
 	case Lambda:
 		sc.calls++
@@ -258,20 +270,55 @@ func TestSupersededHealthyExecutionsNeverFail(t *testing.T) {
 	}
 }
 
+// TestSupersededFailedReleases: releases that fail and put their stage's tag back, in
+// the middle of other executions. The guard must never take that for tampering, and
+// no other execution may fail.
+func TestSupersededFailedReleases(t *testing.T) {
+	tmpl, p, repo, g := goldenWithGuard(t)
+	if g == nil {
+		t.Fatal("the template has no stage-tag guard")
+	}
+	for _, unstable := range []map[int]string{{0: "prod"}, {0: "prod", 1: "prod"}, {0: "dev", 1: "staging"}} {
+		t.Run(fmt.Sprint(unstable), func(t *testing.T) {
+			sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo, unstable: unstable, stages: stageNames(p), guard: g}
+			m := Model{Pipeline: p, Executions: 2, Run: sc.run, Pending: func(w World) []string { return w.(*registry).Pending }, Deliver: sc.deliver,
+				Check: func(s *State) error {
+					for _, e := range s.Execs {
+						if e.Status == Failed && !strings.HasPrefix(e.Error, unstable[e.ID]+"/Release: ") {
+							return fmt.Errorf("execution #%d failed: %s", e.ID, e.Error)
+						}
+					}
+					if w := s.World.(*registry); w.GuardActs > 0 {
+						return fmt.Errorf("the stage-tag guard undid a release: tags %v, records %v", w.Images[repo].Tags, w.Params)
+					}
+					return nil
+				}}
+			stats, err := m.Explore(newWorld(repo))
+			t.Logf("%d states, %d steps, %d final states", stats.States, stats.Steps, stats.Finals)
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // recordNames returns the digests a stage's record approves, from the world's
-// Parameter Store ("digest=… previous=… …"); nil when there is no record.
+// Parameter Store ("digest=D previous=P … state=S": D, and P until the release of D
+// completed); nil when there is no record.
 func recordNames(w *registry, stage string) []string {
 	for name, versions := range w.Params {
 		if !strings.HasSuffix(name, "/"+stage) || len(versions) == 0 {
 			continue
 		}
-		var out []string
+		r := map[string]string{}
 		for _, kv := range strings.Fields(versions[len(versions)-1]) {
-			if k, v, _ := strings.Cut(kv, "="); k == "digest" || k == "previous" {
-				out = append(out, v)
-			}
+			k, v, _ := strings.Cut(kv, "=")
+			r[k] = v
 		}
-		return out
+		if r["state"] == "released" {
+			return []string{r["digest"]}
+		}
+		return []string{r["digest"], r["previous"]}
 	}
 	return nil
 }
