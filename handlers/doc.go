@@ -25,6 +25,7 @@ var ImageTags string
 // state=released: from then on only D is approved. Only this function writes records,
 // and only the pipeline may invoke it, with parameters fixed in the template: no build
 // or release can.
+//
 //go:embed stagerecord.js
 var StageRecord string
 

@@ -125,8 +125,8 @@ type scenario struct {
 	// does when the service does not become stable: the tag goes back where it was.
 	unstable map[int]string
 	calls    int
-	stages []string
-	guard  *guard
+	stages   []string
+	guard    *guard
 }
 
 // deliver runs the stage-tag guard on the event of a push or delete of tag.
