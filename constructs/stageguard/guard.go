@@ -48,7 +48,8 @@ type Props struct {
 	Records string
 	// Stages are the stages, in release order. Required.
 	Stages []Stage
-	// AlarmName names the alarm. Required.
+	// AlarmName names the alarm; the alarm on the guard's own failures is named
+	// AlarmName+"-guard-failed". Required.
 	AlarmName string
 	// LogRetention is how long the guard's logs are kept. Default: 90 days.
 	LogRetention awslogs.RetentionDays
@@ -64,6 +65,9 @@ type Guard struct {
 	// Alarm goes off when the guard put a tag back: someone moved a stage tag without
 	// that stage's approval. Add an action (SNS) to be told.
 	Alarm awscloudwatch.Alarm
+	// Failures goes off when the guard itself failed (after EventBridge's retries a
+	// moved tag may then stand).
+	Failures awscloudwatch.Alarm
 }
 
 // MetricNamespace and MetricName are the metric the alarm watches; the dimension
@@ -169,6 +173,15 @@ func New(scope constructs.Construct, id string, props Props) *Guard {
 			Namespace: jsii.String(MetricNamespace), MetricName: jsii.String(MetricName),
 			DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
 		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	g.Failures = awscloudwatch.NewAlarm(g.Construct, jsii.String("FailureAlarm"), &awscloudwatch.AlarmProps{
+		AlarmName:          jsii.String(props.AlarmName + "-guard-failed"),
+		AlarmDescription:   jsii.String("The stage-tag guard of " + props.RepositoryName + " failed; a stage tag moved without approval may stand. See its log group."),
+		Metric:             g.Function.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
