@@ -324,3 +324,72 @@ func TestOnlyThePipelineWritesStageRecords(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardIsWiredToEveryStageTag: in every golden pipeline stack, the EventBridge
+// rule sends the guard every successful push and delete of every stage tag of the
+// service's repository, and the alarm counts the line the guard logs when it acts.
+func TestGuardIsWiredToEveryStageTag(t *testing.T) {
+	for _, name := range []string{"default/acme-web-pipeline", "monorepo/shop-web-pipeline", "monorepo/shop-api-pipeline", "scale/big-web-pipeline"} {
+		t.Run(name, func(t *testing.T) {
+			h := &Harness{Registry: &Registry{Host: "127.0.0.1:1"}, Regional: map[string]*Registry{}}
+			p := newPipeline(t, h, name)
+			var stages []string
+			for _, s := range p.releases {
+				stages = append(stages, s.Stage)
+			}
+			b, err := os.ReadFile(filepath.Join(goldenDir, name+".template.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tmpl struct {
+				Resources map[string]struct {
+					Type       string
+					Properties map[string]any
+				}
+			}
+			if err := json.Unmarshal(b, &tmpl); err != nil {
+				t.Fatal(err)
+			}
+			var guardFn string
+			for id, r := range tmpl.Resources {
+				if env, _ := r.Properties["Environment"].(map[string]any); r.Type == "AWS::Lambda::Function" && env != nil {
+					if _, ok := env["Variables"].(map[string]any)["GUARD"]; ok {
+						guardFn = id
+					}
+				}
+			}
+			if guardFn == "" {
+				t.Fatal("no stage-tag guard function")
+			}
+			rules, filters, alarms := 0, 0, 0
+			for _, r := range tmpl.Resources {
+				switch r.Type {
+				case "AWS::Events::Rule":
+					rules++
+					pattern, _ := json.Marshal(r.Properties["EventPattern"])
+					want, _ := json.Marshal(map[string]any{"detail": map[string]any{"action-type": []string{"PUSH", "DELETE"}, "image-tag": stages,
+						"repository-name": []string{p.repo}, "result": []string{"SUCCESS"}}, "detail-type": []string{"ECR Image Action"}, "source": []string{"aws.ecr"}})
+					if string(pattern) != string(want) {
+						t.Errorf("rule pattern %s, want %s", pattern, want)
+					}
+					targets, _ := json.Marshal(r.Properties["Targets"])
+					if !strings.Contains(string(targets), `"Fn::GetAtt":["`+guardFn+`","Arn"]`) {
+						t.Errorf("rule targets %s, want the guard %s", targets, guardFn)
+					}
+				case "AWS::Logs::MetricFilter":
+					filters++
+					if r.Properties["FilterPattern"] != "UNAPPROVED_STAGE_TAG" {
+						t.Errorf("metric filter %v does not count the guard's line", r.Properties["FilterPattern"])
+					}
+				case "AWS::CloudWatch::Alarm":
+					if r.Properties["MetricName"] == "UnapprovedStageTagMoves" && r.Properties["Namespace"] == "stagecoach/"+p.repo {
+						alarms++
+					}
+				}
+			}
+			if rules != 1 || filters != 1 || alarms != 1 {
+				t.Errorf("%d rules, %d metric filters, %d alarms on the metric; want one each", rules, filters, alarms)
+			}
+		})
+	}
+}

@@ -70,11 +70,10 @@ type Guard struct {
 	Failures awscloudwatch.Alarm
 }
 
-// MetricNamespace and MetricName are the metric the alarm watches; the dimension
-// Repository says which service.
+// MetricName is the metric the alarm watches, in the namespace "stagecoach/REPOSITORY"
+// (a metric filter cannot give a metric a fixed dimension, only fields of the log line).
 const (
-	MetricNamespace = "stagecoach"
-	MetricName      = "UnapprovedStageTagMoves"
+	MetricName = "UnapprovedStageTagMoves"
 	// LogMarker starts the line the guard logs for each tag it puts back.
 	LogMarker = "UNAPPROVED_STAGE_TAG"
 )
@@ -158,20 +157,19 @@ func New(scope constructs.Construct, id string, props Props) *Guard {
 	})
 
 	// One metric point per tag put back, counted from the guard's log line.
-	dims := map[string]*string{"Repository": jsii.String(props.RepositoryName)}
+	namespace := "stagecoach/" + props.RepositoryName
 	g.Function.LogGroup().AddMetricFilter(jsii.String("UnapprovedMoves"), &awslogs.MetricFilterOptions{
 		FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(LogMarker)),
-		MetricNamespace: jsii.String(MetricNamespace),
+		MetricNamespace: jsii.String(namespace),
 		MetricName:      jsii.String(MetricName),
 		MetricValue:     jsii.String("1"),
-		Dimensions:      &dims,
 	})
 	g.Alarm = awscloudwatch.NewAlarm(g.Construct, jsii.String("Alarm"), &awscloudwatch.AlarmProps{
 		AlarmName:        jsii.String(props.AlarmName),
 		AlarmDescription: jsii.String("A stage tag of " + props.RepositoryName + " was moved without that stage's approval; the guard put it back. Its log group says which tag, where to and where back."),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(MetricNamespace), MetricName: jsii.String(MetricName),
-			DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+			Namespace: jsii.String(namespace), MetricName: jsii.String(MetricName),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
 		}),
 		Threshold:          jsii.Number(1),
 		EvaluationPeriods:  jsii.Number(1),
