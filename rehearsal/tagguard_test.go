@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -389,6 +390,72 @@ func TestGuardIsWiredToEveryStageTag(t *testing.T) {
 			}
 			if rules != 1 || filters != 1 || alarms != 1 {
 				t.Errorf("%d rules, %d metric filters, %d alarms on the metric; want one each", rules, filters, alarms)
+			}
+		})
+	}
+}
+
+// concurrentPush returns a release job change that puts an aws wrapper first on PATH:
+// at the nth `aws ecs describe-services` of the run it first moves :tag to digest,
+// as another role's push at that moment would. The default release.yml's first look
+// at the service comes right before its deployment; later ones poll the rollout.
+func concurrentPush(t *testing.T, p *pipeline, tag, digest string, nth int) adjust {
+	t.Helper()
+	dir := t.TempDir()
+	script := `#!/bin/bash
+if [ "$1 $2" = "ecs describe-services" ]; then
+  n=$(( $(cat "` + dir + `/n" 2>/dev/null || echo 0) + 1 )); echo $n > "` + dir + `/n"
+  if [ $n = ` + strconv.Itoa(nth) + ` ]; then
+    m=$("` + p.h.bin + `/aws" ecr batch-get-image --repository-name ` + p.repo + ` --image-ids imageDigest=` + digest + ` --query 'images[0].imageManifest' --output text)
+    "` + p.h.bin + `/aws" ecr put-image --repository-name ` + p.repo + ` --image-tag ` + tag + ` --image-manifest "$m" > /dev/null
+  fi
+fi
+exec "` + p.h.bin + `/aws" "$@"
+`
+	if err := os.WriteFile(filepath.Join(dir, "aws"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func(_ string, j *Job) {
+		j.Settings["PATH"] = dir + string(os.PathListSeparator) + p.h.bin + string(os.PathListSeparator) + os.Getenv("PATH")
+	}
+}
+
+// TestReleaseChecksTheTagAroundTheDeployment: ECS resolves the stage tag when a
+// deployment starts, and again for any later one. If another role moves the tag just
+// before the default release.yml deploys, it does not deploy and puts the tag back;
+// if the tag moves during the rollout, the release fails rather than report success.
+func TestReleaseChecksTheTagAroundTheDeployment(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		nth     int
+		says    string
+		deploys int
+	}{
+		{"before the deployment", 1, "before the deployment (not by this release); not deploying", 0},
+		{"during the rollout", 2, "during the deployment (not by this release)", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			p := newPipeline(t, h, "default/acme-web-pipeline")
+			first := p.runBuild(t, buildspecs.Build)
+			res, _ := p.release(t, buildspecs.Release, "dev", first, nil)
+			mustSucceed(t, "first release", res)
+			other := p.runBuild(t, buildspecs.Build)
+			next := p.runBuild(t, buildspecs.Build)
+			res, calls := p.release(t, buildspecs.Release, "dev", next, concurrentPush(t, p, "dev", other, tc.nth))
+			if res.Succeeded {
+				t.Fatalf("the release succeeded although :dev moved under it:\n%s", res.Log)
+			}
+			if !strings.Contains(res.Log, tc.says) {
+				t.Errorf("the log does not say %q:\n%s", tc.says, res.Log)
+			}
+			if got := len(callsTo(calls, "aws", "ecs", "update-service")); got != tc.deploys {
+				t.Errorf("%d deployments, want %d", got, tc.deploys)
+			}
+			if tc.deploys == 0 {
+				if got := h.Registry.Digest(t, p.repo, "dev"); got != first {
+					t.Errorf(":dev is on %s, want it back on the previous release %s", got, first)
+				}
 			}
 		})
 	}
