@@ -460,3 +460,30 @@ func TestReleaseChecksTheTagAroundTheDeployment(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedReleaseRaceIsUndone documents what the guard cannot prevent, and what it
+// does instead: TinyStacks' release.yml in prod promotes what :staging is on when it
+// runs, here a newer execution's image that staging released while prod's approval
+// waited. Prod is deployed on it for a moment; then the guard puts :prod back on the
+// last image prod completed a release with and redeploys it, and Verify fails the stage.
+func TestSeedReleaseRaceIsUndone(t *testing.T) {
+	g := newGuardedPipeline(t)
+	a, _ := g.build(t, buildspecs.Build, false)
+	g.execution(t, buildspecs.SeedRelease, a, "prod")
+	c, _ := g.build(t, buildspecs.Build, false)
+	g.execution(t, buildspecs.SeedRelease, c, "staging") // waits for prod's approval
+	e, _ := g.build(t, buildspecs.Build, false)
+	g.execution(t, buildspecs.SeedRelease, e, "staging") // overtakes it in staging
+
+	failed := g.stage(t, "prod", buildspecs.SeedRelease, c)
+	if !strings.HasPrefix(failed, "Verify: ") {
+		t.Fatalf("prod's stage: %q, want Verify to fail it", failed)
+	}
+	served := g.l.Served["prod"]
+	if got := g.h.Registry.Digest(t, g.repo, "prod"); got != a["Image.IMAGE_DIGEST"] || len(served) == 0 || served[len(served)-1] != a["Image.IMAGE_DIGEST"] {
+		t.Errorf(":prod is on %s, deployments %v; want both back on the last completed release %s", got, served, a["Image.IMAGE_DIGEST"])
+	}
+	if !slices.Contains(served, e["Image.IMAGE_DIGEST"]) {
+		t.Errorf("deployments %v: the seed's release was expected to deploy the overtaking image %s for a moment", served, e["Image.IMAGE_DIGEST"])
+	}
+}
