@@ -251,8 +251,30 @@ func TestSupersededHealthyExecutionsNeverFail(t *testing.T) {
 				return fmt.Errorf("healthy execution #%d failed: %s", e.ID, e.Error)
 			}
 		}
-		if w := s.World.(*registry); w.GuardActs > 0 {
+		w := s.World.(*registry)
+		if w.GuardActs > 0 {
 			return fmt.Errorf("the stage-tag guard undid a release: tags %v, records %v", w.Images[repo].Tags, w.Params)
+		}
+		// Once every execution has ended, each stage runs the image of the last
+		// execution that released it, and its record says so.
+		for _, e := range s.Execs {
+			if e.Status == NotStarted || e.Status == Waiting || e.Status == InStage {
+				return nil
+			}
+		}
+		for _, st := range sc.stages {
+			last := ""
+			for _, step := range s.Trace {
+				if step.Stage == st && step.Action == "Release" {
+					last = digestOf(step.Exec)
+				}
+			}
+			if got := w.Images[repo].Tags[st]; got != last {
+				return fmt.Errorf("at the end :%s is on %q, want %q, the last execution released there", st, got, last)
+			}
+			if ok := recordNames(w, st); last != "" && !slices.Equal(ok, []string{last}) {
+				return fmt.Errorf("at the end the record of %s approves %v, want only %s", st, ok, last)
+			}
 		}
 		return nil
 	}}
