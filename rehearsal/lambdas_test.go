@@ -38,7 +38,9 @@ type lambdas struct {
 	// Guarded lists what the guard did: "putTag prod sha256:…", "deleteTag dev".
 	Guarded []string
 	// Served lists, per stage, the digests its service was deployed on, in order.
-	Served map[string][]string
+	Served     map[string][]string
+	servedDir  string
+	servedRead int
 }
 
 func newLambdas(t *testing.T, h *Harness, golden, repo string) *lambdas {
@@ -243,19 +245,49 @@ func (l *lambdas) events(t *testing.T, calls []Call) {
 	}
 }
 
-// deployed notes what each stage's service was deployed on by the calls of one run:
-// the digest its tag points to when the run ends, for every update-service in it.
-// (Within these runs nothing moves the tag after the deployment.)
-func (l *lambdas) deployed(t *testing.T, p *pipeline, calls []Call) {
+// deployments returns a release job change that records, for every successful
+// `aws ecs update-service` of the run, the digest the stage tag pointed to: what ECS
+// resolves the tag to when a deployment starts. deployed reads the record.
+func (l *lambdas) deployments(t *testing.T) adjust {
 	t.Helper()
-	for _, s := range p.releases {
-		_, service, _ := p.where(t, s.Stage)
-		for _, c := range callsTo(calls, "aws", "ecs", "update-service") {
-			if c.Exit == 0 && arg(c.Args, "--service") == service {
-				l.Served[s.Stage] = append(l.Served[s.Stage], l.h.Registry.Digest(t, l.repo, s.Stage))
-			}
+	if l.servedDir == "" {
+		l.servedDir = t.TempDir()
+		real := filepath.Join(l.h.bin, "aws")
+		script := `#!/bin/bash
+"` + real + `" "$@"; rc=$?
+if [ "$1 $2" = "ecs update-service" ] && [ $rc = 0 ]; then
+  d=$("` + real + `" ecr batch-get-image --repository-name "${ECR_IMAGE_URL#"$ECR_ENDPOINT"/}" --image-ids "imageTag=$STAGE_NAME" \
+    --query 'images[0].imageId.imageDigest' --output text 2>/dev/null)
+  echo "$STAGE_NAME $d" >> "` + filepath.Join(l.servedDir, "served") + `"
+fi
+exit $rc
+`
+		if err := os.WriteFile(filepath.Join(l.servedDir, "aws"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
+	return func(_ string, j *Job) {
+		j.Settings["PATH"] = l.servedDir + string(os.PathListSeparator) + l.h.bin + string(os.PathListSeparator) + os.Getenv("PATH")
+	}
+}
+
+// deployed adds the deployments recorded since the last call to Served.
+func (l *lambdas) deployed(t *testing.T) {
+	t.Helper()
+	if l.servedDir == "" {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(l.servedDir, "served"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for _, line := range lines[min(l.servedRead, len(lines)):] {
+		if stage, digest, ok := strings.Cut(line, " "); ok {
+			l.Served[stage] = append(l.Served[stage], digest)
+		}
+	}
+	l.servedRead = len(lines)
 }
 
 // executionVars are the pipeline variables of an execution that built digest.

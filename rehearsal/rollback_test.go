@@ -199,8 +199,8 @@ func TestRollBackByRecordedDigest(t *testing.T) {
 	if len(f.builds) != 1 || f.builds[0]["IMAGE_DIGEST"] != b["Image.IMAGE_DIGEST"] {
 		t.Fatalf("start-build calls %v, want one with IMAGE_DIGEST %s", f.builds, b["Image.IMAGE_DIGEST"])
 	}
-	res, calls := g.release(t, buildspecs.Release, "prod", f.builds[0]["IMAGE_DIGEST"], nil)
-	g.l.deployed(t, g.pipeline, calls)
+	res, calls := g.release(t, buildspecs.Release, "prod", f.builds[0]["IMAGE_DIGEST"], g.l.deployments(t))
+	g.l.deployed(t)
 	g.l.events(t, calls)
 	mustSucceed(t, "the release started by hand", res)
 	g.checkProd(t, b["Image.IMAGE_DIGEST"], "")
@@ -213,8 +213,8 @@ func TestRollBackByRecordedDigest(t *testing.T) {
 	}
 
 	// A release by hand without the record is undone: only a recorded digest stands.
-	res, calls = g.release(t, buildspecs.Release, "prod", c["Image.IMAGE_DIGEST"], nil)
-	g.l.deployed(t, g.pipeline, calls)
+	res, calls = g.release(t, buildspecs.Release, "prod", c["Image.IMAGE_DIGEST"], g.l.deployments(t))
+	g.l.deployed(t)
 	g.l.events(t, calls)
 	if got := g.h.Registry.Digest(t, g.repo, "prod"); got != b["Image.IMAGE_DIGEST"] || len(g.l.Guarded) != 1 {
 		t.Errorf("an unrecorded release left :prod on %s (the guard did %v); want it back on %s", got, g.l.Guarded, b["Image.IMAGE_DIGEST"])

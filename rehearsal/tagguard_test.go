@@ -70,8 +70,8 @@ func (g *guardedPipeline) stage(t *testing.T, stage, spec string, vars map[strin
 	if _, failed := g.l.action(t, stage, "Authorize", vars); failed != "" {
 		return "Authorize: " + failed
 	}
-	res, calls := g.release(t, spec, stage, vars["Image.IMAGE_DIGEST"], nil)
-	g.l.deployed(t, g.pipeline, calls)
+	res, calls := g.release(t, spec, stage, vars["Image.IMAGE_DIGEST"], g.l.deployments(t))
+	g.l.deployed(t)
 	g.l.events(t, calls)
 	if !res.Succeeded {
 		return "Release: " + statuses(res)
