@@ -179,7 +179,8 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			Resources: jsii.Strings(arn("ecs", region, "service/"+cluster+"/"+service)),
 		}))
 		st.Releases = append(st.Releases, rel)
-		guarded = append(guarded, stageguard.Stage{Name: stage.Name, ClusterARN: vars[contract.ClusterARN], Service: service, Region: region})
+		guarded = append(guarded, stageguard.Stage{Name: stage.Name, ClusterARN: vars[contract.ClusterARN], Service: service, Region: region,
+			ServiceARN: arn("ecs", region, "service/"+cluster+"/"+service)})
 		stages = append(stages, releasepipeline.Stage{Name: stage.Name, Approval: stage.Approval, Release: rel.Project})
 	}
 

@@ -273,7 +273,7 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 			"codepipeline:PutJobSuccessResult and PutJobFailureResult have no resource-level permissions (AWS requires \"*\").",
 			"Resource::*")
 	}
-	// The roles CodePipeline assumes to invoke the image-tag function.
+	// The roles CodePipeline assumes to invoke the pipeline functions.
 	nagsuppress.Accept(p.Pipeline, "AwsSolutions-IAM5",
 		"aws-cdk-lib's Lambda invoke action: lambda:ListFunctions has no resource-level permissions, and invoking covers the pipeline functions' versions (ARN:*).",
 		"Resource::*", `/^Resource::<[A-Za-z0-9]*(ImageTags|StageRecord)[0-9A-F]{8}\.Arn>:\*$/`)

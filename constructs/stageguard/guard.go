@@ -33,8 +33,8 @@ type Stage struct {
 	// Name is the stage, which is also its image tag. Required.
 	Name string
 	// ClusterARN, Service and Region name the stage's ECS service, which the guard
-	// redeploys after it puts the tag back. Required.
-	ClusterARN, Service, Region string
+	// redeploys after it puts the tag back; ServiceARN is its ARN. Required.
+	ClusterARN, Service, Region, ServiceARN string
 }
 
 // Props configures a Guard.
@@ -109,8 +109,7 @@ func New(scope constructs.Construct, id string, props Props) *Guard {
 	for _, st := range props.Stages {
 		conf.Stages[st.Name] = target{st.ClusterARN, st.Service, st.Region}
 		tags = append(tags, st.Name)
-		cluster := st.ClusterARN[strings.LastIndex(st.ClusterARN, "/")+1:]
-		services = append(services, strings.Replace(st.ClusterARN, ":cluster/"+cluster, ":service/"+cluster+"/"+st.Service, 1))
+		services = append(services, st.ServiceARN)
 	}
 	b, err := json.Marshal(conf)
 	if err != nil {
