@@ -19,12 +19,11 @@ exports.run = async (api, event) => {
     if (!keys) throw new Error(`UserParameters.mode is ${JSON.stringify(p && p.mode)}; want snapshot or record`);
     const bad = keys.filter((k) => !(k === 'stages' ? Array.isArray(p[k]) && p[k].length : typeof p[k] === 'string' && p[k]));
     if (bad.length) throw new Error(`UserParameters lacks ${bad.join(', ')} for mode ${p.mode}`);
-    // Tags first, records second: a release's record is written before its tag moves,
-    // so any tag read here is named by the record read after it.
+    // Tags first, then records: a release is recorded before its tag moves.
     const tags = await api.tags(p.repository); // tag -> digest
     if (p.mode === 'snapshot') {
-      // "tag=digest,…": no quotes, so the value can be spliced into the JSON of the
-      // record step's UserParameters as a pipeline variable.
+      // "tag=digest,…": no quotes, so it can be spliced into the JSON of ImageDigest's
+      // UserParameters as a pipeline variable.
       const before = ['latest', ...p.stages].map((t) => `${t}=${tags[t] || ''}`).join(',');
       return await api.succeed(job.id, { TAGS: before }, 'tags before the build recorded');
     }
@@ -32,14 +31,14 @@ exports.run = async (api, event) => {
     const latest = tags.latest;
     if (!latest) throw new Error(`build.yml did not push ${p.repository}:latest. It must leave the image it built tagged :latest.`);
     if (latest === before.latest) throw new Error(`${p.repository}:latest still points to ${latest}, as before this build: build.yml must push the image it built as :latest.`);
-    // A stage tag that moved during the build is the build's doing only if no approval
-    // of that stage names where it points now: other executions release meanwhile.
+    // A stage tag moved during the build to where no approval of its stage put it:
+    // other executions release meanwhile, that is fine.
     const moved = [];
     for (const s of p.stages) {
       const now = tags[s] || '';
       if (now !== (before[s] || '') && !approved(await api.getParam(`${p.records}/${s}`)).includes(now)) moved.push(s);
     }
-    if (moved.length) throw new Error(`build.yml moved the stage tag(s) ${moved.join(', ')}; stage tags belong to releases. Remove those tags from build.yml.`);
+    if (moved.length) throw new Error(`build.yml moved the stage tag(s) ${moved.join(', ')}, or another execution's release did (the stage-tag guard puts them back). Stage tags belong to releases: remove them from build.yml, then retry.`);
     await api.succeed(job.id, { IMAGE_DIGEST: latest }, `built ${p.repository}@${latest}`);
   } catch (e) {
     await api.fail(job.id, String(e.message || e));

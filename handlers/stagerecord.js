@@ -33,7 +33,7 @@ exports.run = async (api, event) => {
     // verify: the tag must be on what this execution released; now only that counts.
     if (now !== p.digest || old.digest !== p.digest) {
       const note = approved(value).includes(now) ? '' : ' No approval names it: the stage-tag guard puts the tag back.';
-      throw new Error(`${tag} points to ${now || 'nothing'}, not to ${p.digest}, which this execution released.${note} (The seed's release.yml promotes what :PREVIOUS_STAGE_NAME is on now.)`);
+      throw new Error(`${tag} points to ${now || 'nothing'}, not to ${p.digest}, which this execution released.${note} (The seed's release.yml promotes what :PREVIOUS_STAGE_NAME is on now.) Retry all the stage's actions.`);
     }
     await put(old.previous || '', 'released');
     await api.succeed(job.id, {}, `${tag} is on ${now}`);

@@ -124,9 +124,12 @@ type scenario struct {
 	// unstable makes an execution's release to a stage fail as the default release.yml
 	// does when the service does not become stable: the tag goes back where it was.
 	unstable map[int]string
-	calls    int
-	stages   []string
-	guard    *guard
+	// releasePushes makes an execution's release of a stage (a release.yml from its
+	// commit) also push other stage tags to its image.
+	releasePushes map[int]map[string][]string
+	calls         int
+	stages        []string
+	guard         *guard
 }
 
 // deliver runs the stage-tag guard on the event of a push or delete of tag.
@@ -203,6 +206,10 @@ func (sc *scenario) run(w World, e *Execution, stage string, a Action, r Action)
 		was, had := repo.Tags[stage]
 		repo.Tags[stage] = d
 		reg.touched(stage, sc.stages)
+		for _, other := range sc.releasePushes[e.ID][stage] {
+			repo.Tags[other] = d
+			reg.touched(other, sc.stages)
+		}
 		if sc.unstable[e.ID] == stage {
 			if had {
 				repo.Tags[stage] = was
@@ -289,6 +296,50 @@ func TestSupersededHealthyExecutionsNeverFail(t *testing.T) {
 	}
 	if stats.Finals < 2 {
 		t.Errorf("only %d final states: the model did not interleave the executions", stats.Finals)
+	}
+}
+
+// TestSupersededReleasePushingProdIsUndone: the dev release of one execution (a
+// release.yml from its commit) also pushes :prod, beside a healthy execution. In every
+// order: once the guard has had the events, :prod is where an approval of prod put
+// it. The other execution fails only where it sees the tampering before the guard
+// has undone it: in ImageDigest or Verify, which both say so (once the guard has acted,
+// retrying ImageDigest, or all of the stage's actions for Verify, passes).
+func TestSupersededReleasePushingProdIsUndone(t *testing.T) {
+	tmpl, p, repo, g := goldenWithGuard(t)
+	if g == nil {
+		t.Fatal("the template has no stage-tag guard")
+	}
+	for _, bad := range []int{0, 1} {
+		t.Run(fmt.Sprintf("execution %d", bad), func(t *testing.T) {
+			sc := &scenario{t: t, node: handlertest.Start(t), tmpl: tmpl, repo: repo, stages: stageNames(p), guard: g,
+				releasePushes: map[int]map[string][]string{bad: {"dev": {"prod"}}}}
+			undone := 0
+			m := Model{Pipeline: p, Executions: 2, Run: sc.run, Pending: func(w World) []string { return w.(*registry).Pending }, Deliver: sc.deliver,
+				Check: func(s *State) error {
+					w := s.World.(*registry)
+					for _, e := range s.Execs {
+						if e.Status == Failed && !strings.Contains(e.Error, "/Verify: ") && !strings.Contains(e.Error, "another execution's release did") {
+							return fmt.Errorf("execution #%d failed: %s", e.ID, e.Error)
+						}
+					}
+					if w.GuardActs > 0 {
+						undone++
+					}
+					if bad := unapproved(w, repo, sc.stages); len(w.Pending) == 0 && len(bad) > 0 {
+						return fmt.Errorf("with every event delivered, stage tags %v are where no approval put them", bad)
+					}
+					return nil
+				}}
+			stats, err := m.Explore(newWorld(repo))
+			t.Logf("%d states, %d steps, %d final states; the guard had acted in %d", stats.States, stats.Steps, stats.Finals, undone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if undone == 0 {
+				t.Error("the guard never acted: the scenario tests nothing")
+			}
+		})
 	}
 }
 
