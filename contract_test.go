@@ -257,12 +257,26 @@ func TestPipelineShape(t *testing.T) {
 					}
 					actions = append(actions, desc)
 				}
+				// The record is written after the approval and before the release moves
+				// the tag; the tag is verified after it.
+				order := map[string]float64{}
+				for _, a := range stage["Actions"].([]any) {
+					action := a.(map[string]any)
+					if n, ok := action["RunOrder"].(float64); ok {
+						order[action["Name"].(string)] = n
+					}
+				}
+				if _, ok := order["Authorize"]; ok && !(order["Approve"] < order["Authorize"] && order["Authorize"] < order["Release"] && order["Release"] < order["Verify"]) {
+					t.Errorf("stage %s runs its actions in the order %v; want Approve, Authorize, Release, Verify", name, order)
+				}
 				slices.Sort(actions)
 				got = append(got, name+"["+strings.Join(actions, " ")+"]")
 			}
 			want := []string{"Source[Source:CodeStarSourceConnection]", "Build[Build:CodeBuild(" + names.BuildProject(cfg.App, svc.Name) + ") ImageDigest:Lambda TagsBefore:Lambda]"}
 			for _, st := range cfg.Stages {
-				release := "Release:CodeBuild(" + names.ReleaseProject(cfg.App, svc.Name, st.Name) + ")"
+				// Authorize records the stage's approval before the release; Verify
+				// checks the stage tag after it (see handlers.StageRecord).
+				release := "Authorize:Lambda Release:CodeBuild(" + names.ReleaseProject(cfg.App, svc.Name, st.Name) + ") Verify:Lambda"
 				if st.Approval {
 					want = append(want, st.Name+"[Approve:Manual "+release+"]")
 				} else {

@@ -32,7 +32,7 @@ func runNode(t *testing.T, source, script string) string {
 }
 
 func TestInlineSize(t *testing.T) {
-	for name, src := range map[string]string{"imagetags.js": ImageTags, "desiredcount.js": DesiredCount} {
+	for name, src := range map[string]string{"imagetags.js": ImageTags, "desiredcount.js": DesiredCount, "stagerecord.js": StageRecord, "tagguard.js": TagGuard} {
 		if len(src) > MaxInlineSize {
 			t.Errorf("%s has %d bytes; inline Lambda code is limited to %d", name, len(src), MaxInlineSize)
 		}
@@ -72,7 +72,7 @@ func TestImageTags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			params, _ := json.Marshal(map[string]any{"mode": tc.mode, "repository": "acme/web", "stages": []string{"dev", "prod"}, "before": tc.before})
+			params, _ := json.Marshal(map[string]any{"mode": tc.mode, "repository": "acme/web", "stages": []string{"dev", "prod"}, "before": tc.before, "records": "/stagecoach/acme/web"})
 			event, _ := json.Marshal(map[string]any{"CodePipeline.job": map[string]any{"id": "job-1", "data": map[string]any{
 				"actionConfiguration": map[string]any{"configuration": map[string]any{"UserParameters": string(params)}}}}})
 			tags, _ := json.Marshal(tc.tags)
@@ -81,6 +81,7 @@ const h = require('./handler.js');
 const seen = {};
 h.run({
   tags: async (repo) => { if (repo !== 'acme/web') throw new Error('wrong repo ' + repo); return `+string(tags)+`; },
+  getParam: async (name) => null,
   succeed: async (id, vars) => { if (id !== 'job-1') throw new Error('job'); seen.succeeded = vars; },
   fail: async (id, msg) => { seen.failed = msg; },
 }, `+string(event)+`).then(() => console.log(JSON.stringify(seen)));

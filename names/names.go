@@ -48,6 +48,13 @@ func ReleaseProject(app, service, stage string) string {
 	return app + "-" + service + "-release-" + stage
 }
 
+// StageRecords is the Parameter Store path under which a service's pipeline records,
+// per stage, the digest each stage was approved to run (StageRecords(...)+"/"+stage).
+// Records are written by the pipeline, not by CloudFormation, and outlive the stack.
+func StageRecords(app, service string) string {
+	return "/stagecoach/" + app + "/" + service + "/stages"
+}
+
 // Cluster is the ECS cluster of a stage.
 func Cluster(app, stage string) string { return app + "-" + stage }
 

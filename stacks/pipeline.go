@@ -20,6 +20,7 @@ import (
 	"github.com/stagecoach/stagecoach/constructs/logstore"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 	"github.com/stagecoach/stagecoach/constructs/releasepipeline"
+	"github.com/stagecoach/stagecoach/constructs/stageguard"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/imagetags"
 	"github.com/stagecoach/stagecoach/names"
@@ -41,6 +42,8 @@ type PipelineStack struct {
 	Releases []*contractproject.Project
 	// Pipeline ties them together.
 	Pipeline *releasepipeline.Pipeline
+	// Guard puts back a stage tag moved without its stage's approval.
+	Guard *stageguard.Guard
 	// ConnectionARN is the CodeConnections connection the source uses.
 	ConnectionARN string
 }
@@ -133,6 +136,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 	acceptAuthorizationToken(st.Build.Project)
 
 	var stages []releasepipeline.Stage
+	var guarded []stageguard.Stage
 	for i, stage := range cfg.Stages {
 		region := cfg.StageRegion(i)
 		cluster := names.Cluster(cfg.App, stage.Name)
@@ -187,6 +191,8 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			grantTaskDefinitions(rel, cfg, stage.Name, svc.Name)
 		}
 		st.Releases = append(st.Releases, rel)
+		guarded = append(guarded, stageguard.Stage{Name: stage.Name, ClusterARN: vars[contract.ClusterARN], Service: service, Region: region,
+			ServiceARN: arn("ecs", region, "service/"+cluster+"/"+service)})
 		stages = append(stages, releasepipeline.Stage{Name: stage.Name, Approval: stage.Approval, Release: rel.Project})
 	}
 
@@ -201,8 +207,16 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		Paths:           svc.Paths,
 		Build:           st.Build.Project,
 		ImageRepository: st.Repository,
+		Records:         names.StageRecords(cfg.App, svc.Name),
 		Stages:          stages,
 		BuildRevision:   buildRevision(svc),
+	})
+	st.Guard = stageguard.New(st.Stack, "StageTagGuard", stageguard.Props{
+		Repository:     st.Repository,
+		RepositoryName: names.Repository(cfg.App, svc.Name),
+		Records:        names.StageRecords(cfg.App, svc.Name),
+		Stages:         guarded,
+		AlarmName:      pipelineName + "-unapproved-stage-tag",
 	})
 	return st
 }

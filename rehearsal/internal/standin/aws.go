@@ -217,7 +217,7 @@ func (c *awsCall) repo(repoName, op string) (name.Repository, error) {
 	if err != nil {
 		return name.Repository{}, err
 	}
-	if !repositoryExists(c.sio.Getenv, repoName) {
+	if !repositoryExists(c.sio.Getenv, repoName) || regionalMissing(c.sio.Getenv, c.region, repoName) {
 		return name.Repository{}, c.serviceError("RepositoryNotFoundException", op, "The repository with name '%s' does not exist in the registry with id '%s'", repoName, c.account)
 	}
 	r, err := name.NewRepository(reg + "/" + repoName)

@@ -13,6 +13,7 @@
 //	REHEARSAL_ECR_REGISTRY_<REGION>  the same for one region, e.g. ..._EU_WEST_1
 //	REHEARSAL_ACCOUNT        registry ID reported by ECR calls (123456789012)
 //	REHEARSAL_ECR_REPOSITORIES  repositories that exist, comma-separated; unset: all do
+//	REHEARSAL_ECR_MISSING_<REGION>  repositories that do not exist in that region (yet)
 //	REHEARSAL_REGISTRY_STORAGE  HOST=DIR,...: the storage directory of each local
 //	                         registry, where `aws ecr batch-delete-image` removes tags
 //	                         (the registry's API can only delete whole manifests)
