@@ -31,6 +31,11 @@
 //     puts aws:SourceAccount and aws:SourceArn in the request ("The confused deputy
 //     problem", IAM User Guide), so a trust policy can accept only its own account's
 //     resources.
+//   - A Lambda function's resource-based policy is made of its permissions
+//     (AWS::Lambda::Permission, the AddPermission API): each allows one principal one
+//     action on the function, for one source (aws:SourceArn, aws:SourceAccount) when it
+//     names one. A service invoking a function (EventBridge for a rule) is allowed by
+//     that policy alone. [FunctionPolicies] builds it from a template.
 //
 // Not modelled: service control and resource control policies beyond AWS's default,
 // permission boundaries, session policies and VPC endpoint policies (stagecoach sets
