@@ -693,6 +693,8 @@ func buildProjectRole(t *testing.T, w *world) []role {
 		r.calls = append(r.calls, allow("build.yml: aws ecr get-login-password", "ecr:GetAuthorizationToken", "*"))
 		r.calls = append(r.calls, calls("build.yml: docker push", s.repo, ecrPush...)...)
 		r.calls = append(r.calls, buildSecretCalls(w.cfg.Services[s.index].Build.Secrets, s.region)...)
+		r.calls = append(r.calls, kmsCalls("CodeBuild resolves a build secret encrypted with the service's key", w.cfg.Services[s.index].SecretKeys,
+			len(w.cfg.Services[s.index].Build.Secrets) > 0, "ssm", "secretsmanager")...)
 		r.calls = append(r.calls, s.noApproval(t)...)
 		r.calls = append(r.calls, refuse("a build registers no task definition", "ecs:RegisterTaskDefinition",
 			"arn:aws:ecs:"+w.cfg.StageRegion(0)+":"+simAccount+":task-definition/"+names.Service(w.cfg.App, w.cfg.Stages[0].Name, s.name)+":2"))
@@ -722,6 +724,51 @@ func secretCalls(why string, refs map[string]string, region string) []call {
 			out = append(out, allow(why+" "+name, "ssm:GetParameters",
 				"arn:aws:ssm:"+region+":"+simAccount+":parameter/"+strings.TrimPrefix(sec.Name, "/")))
 		}
+	}
+	return out
+}
+
+// scopedOutSecrets are the reads of the service's secrets that secretStages keeps from
+// a stage (all of them minus those the stage reads): refused, unless the same resource
+// is read for a secret the stage does get.
+func scopedOutSecrets(all, stage map[string]string, reads []call, region string) []call {
+	read := map[string]bool{}
+	for _, c := range reads {
+		read[c.action+" "+c.resource] = true
+	}
+	var out []call
+	for _, name := range sortedKeys(all) {
+		if _, ok := stage[name]; ok {
+			continue
+		}
+		for _, c := range secretCalls("", map[string]string{name: all[name]}, region) {
+			if !read[c.action+" "+c.resource] {
+				out = append(out, refuse("secretStages keeps "+name+" from this stage", c.action, c.resource))
+			}
+		}
+	}
+	return out
+}
+
+// kmsCalls are kms:Decrypt with the service's customer managed keys (secretKeys): when
+// the role reads secrets, only as the services that hold them do on its behalf in the
+// key's region (kms:ViaService), never directly or through another service; a role
+// that reads none may not decrypt at all.
+func kmsCalls(why string, keys []string, readsSecrets bool, via ...string) []call {
+	var out []call
+	for _, key := range keys {
+		region := strings.Split(key, ":")[3]
+		viaService := func(svc string) map[string]any {
+			return map[string]any{"kms:ViaService": svc + "." + region + ".amazonaws.com"}
+		}
+		if !readsSecrets {
+			out = append(out, refuse("a role that reads no secret decrypts nothing", "kms:Decrypt", key).with(viaService(via[0])))
+			continue
+		}
+		out = append(out,
+			allow(why+" (through "+via[0]+")", "kms:Decrypt", key).with(viaService(via[0])),
+			refuse("the key is used only through Secrets Manager or Parameter Store", "kms:Decrypt", key),
+			refuse("the key is used only through Secrets Manager or Parameter Store", "kms:Decrypt", key).with(viaService("s3")))
 	}
 	return out
 }
@@ -843,7 +890,11 @@ func taskExecutionRoles(t *testing.T, w *world) []role {
 			r.calls = append(r.calls, allow("ECS logs in to the registry", "ecr:GetAuthorizationToken", "*"))
 			r.calls = append(r.calls, calls("ECS pulls the image", repoARN(pull, w.cfg.App, svc.Name), ecrPull...)...)
 			r.calls = append(r.calls, calls("the awslogs driver", logStream(region, names.LogGroup(w.cfg.App, stage.Name, svc.Name)), "logs:CreateLogStream", "logs:PutLogEvents")...)
-			r.calls = append(r.calls, secretCalls("ECS resolves the secret", w.cfg.Deployment(s, i).Secrets, region)...)
+			d := w.cfg.Deployment(s, i)
+			reads := secretCalls("ECS resolves the secret", d.Secrets, region)
+			r.calls = append(r.calls, reads...)
+			r.calls = append(r.calls, scopedOutSecrets(svc.Secrets, d.Secrets, reads, region)...)
+			r.calls = append(r.calls, kmsCalls("ECS resolves a secret encrypted with the service's key", svc.SecretKeys, len(d.Secrets) > 0, "secretsmanager", "ssm")...)
 			r.calls = append(r.calls, refuse("a task reads only its configured secrets", "secretsmanager:GetSecretValue",
 				"arn:aws:secretsmanager:"+region+":"+simAccount+":secret:not-configured-AbCdEf"))
 			for _, other := range w.cfg.Services {
@@ -1010,6 +1061,27 @@ func simulationWorlds(t *testing.T) []*world {
 	cfg.Source.Connection = legacy
 	variant := synthesizeConfig(t, "stagecoach.yaml (legacy connection)", cfg, false)
 	out = append(out, newWorld(t, "default with source.connection = "+legacy, variant, ""))
+	// hardening: secrets scoped to stages (secretStages) and encrypted with customer
+	// managed keys (secretKeys), which no testdata config sets.
+	scoped, err := config.Load("testdata/configs/monorepo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range scoped.Services {
+		svc := &scoped.Services[i]
+		switch svc.Name {
+		case "api":
+			svc.SecretStages = map[string][]string{"DB_URL": {"staging", "prod"}}
+			svc.SecretKeys = []string{"arn:aws:kms:us-east-1:" + simAccount + ":key/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}
+		case "web":
+			svc.SecretKeys = []string{"arn:aws:kms:eu-west-1:" + simAccount + ":key/2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+				"arn:aws:kms:us-east-1:" + simAccount + ":key/3c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f"}
+		}
+	}
+	if err := scoped.Validate(); err != nil {
+		t.Fatalf("the scoped-secrets variant of monorepo.yaml: %v", err)
+	}
+	out = append(out, newWorld(t, "monorepo.yaml with secretStages and secretKeys", synthesizeConfig(t, "monorepo.yaml (scoped secrets)", scoped, false), ""))
 	configs, err := os.ReadDir("testdata/configs")
 	if err != nil {
 		t.Fatal(err)
@@ -1094,6 +1166,10 @@ func TestIAMSimulation(t *testing.T) {
 								sim.ResourcePolicy = other.Trust
 							}
 						}
+					case strings.HasPrefix(c.resource, "arn:aws:kms:"):
+						// A key of the user's (secretKeys), with the key policy AWS
+						// gives it by default.
+						sim.ResourcePolicy = iam.DefaultKeyPolicy(simAccount)
 					case strings.HasPrefix(c.resource, "arn:aws:s3:::"):
 						bucket, _, _ := strings.Cut(c.resource, "/")
 						sim.ResourcePolicy = st.buckets[bucket]

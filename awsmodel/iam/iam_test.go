@@ -32,6 +32,8 @@ func TestRules(t *testing.T) {
 		"Effect": "Allow", "Principal": map[string]any{"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole",
 		"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": "111111111111"}},
 	}}}
+	key := "arn:aws:kms:us-east-1:111111111111:key/k"
+	decrypt := allow([]any{"kms:Decrypt"}, key, nil)
 	cases := []struct {
 		name string
 		sim  Simulation
@@ -59,6 +61,12 @@ func TestRules(t *testing.T) {
 			Simulation{Request{"codebuild.amazonaws.com", "sts:AssumeRole", role, map[string]any{"aws:SourceAccount": "111111111111"}}, nil, trust}, Allowed},
 		{"a trust policy refuses the service acting for another account",
 			Simulation{Request{"codebuild.amazonaws.com", "sts:AssumeRole", role, map[string]any{"aws:SourceAccount": "222222222222"}}, nil, trust}, ImplicitlyDenied},
+		{"a KMS key refuses an identity policy its key policy does not let count",
+			Simulation{Request{role, "kms:Decrypt", key, nil}, decrypt, nil}, ImplicitlyDenied},
+		{"the default key policy lets the identity policy count",
+			Simulation{Request{role, "kms:Decrypt", key, nil}, decrypt, DefaultKeyPolicy("111111111111")}, Allowed},
+		{"the default key policy alone allows nothing",
+			Simulation{Request{role, "kms:Decrypt", key, nil}, nil, DefaultKeyPolicy("111111111111")}, ImplicitlyDenied},
 	}
 	var sims []Simulation
 	for _, c := range cases {
