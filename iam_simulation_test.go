@@ -364,6 +364,11 @@ func pipelineRoleOf(t *testing.T, s service) []role {
 			r.calls = append(r.calls, allow("CodePipeline runs action "+fmt.Sprint(a["Name"])+" with its role", "sts:AssumeRole", target.ARN))
 		}
 	}
+	r.calls = append(r.calls, refuse("the pipeline invokes the stage-record function only through the Authorize and Verify actions' roles",
+		"lambda:InvokeFunction", s.functionARN(t, s.stageRecordFunction(t))))
+	for _, rec := range s.records() {
+		r.calls = append(r.calls, refuse("only the stage-record function writes records", "ssm:PutParameter", rec))
+	}
 	return []role{r}
 }
 
@@ -696,6 +701,7 @@ func buildProjectRole(t *testing.T, w *world) []role {
 		r.calls = append(r.calls, kmsCalls("CodeBuild resolves a build secret encrypted with the service's key", w.cfg.Services[s.index].SecretKeys,
 			len(w.cfg.Services[s.index].Build.Secrets) > 0, "ssm", "secretsmanager")...)
 		r.calls = append(r.calls, s.noApproval(t)...)
+		r.calls = append(r.calls, s.otherRegionalRepositories("", "a build pushes only to the home repository")...)
 		r.calls = append(r.calls, refuse("a build registers no task definition", "ecs:RegisterTaskDefinition",
 			"arn:aws:ecs:"+w.cfg.StageRegion(0)+":"+simAccount+":task-definition/"+names.Service(w.cfg.App, w.cfg.Stages[0].Name, s.name)+":2"))
 		r.calls = append(r.calls, passRole("a build passes no role", names.TaskRole(w.cfg.App, w.cfg.Stages[0].Name, s.name), true))
@@ -807,6 +813,7 @@ func releaseProjectRoles(t *testing.T, w *world) []role {
 				}
 			}
 			r.calls = append(r.calls, s.taskDefinitionCalls(i)...)
+			r.calls = append(r.calls, s.otherRegionalRepositories(region, "a release writes only the copy its own stage pulls")...)
 			r.calls = append(r.calls, refuse("a release deploys ECS services, no function (TinyStacks' Lambda branch is never taken)",
 				"lambda:UpdateFunctionCode", "arn:aws:lambda:"+region+":"+simAccount+":function:"+names.Service(w.cfg.App, stage.Name, s.name)))
 			r.calls = append(r.calls, s.noApproval(t)...)
@@ -814,6 +821,24 @@ func releaseProjectRoles(t *testing.T, w *world) []role {
 		}
 		return out
 	})
+}
+
+// otherRegionalRepositories refuses writes to the regional copies of the service's
+// image that stages outside region pull: the stage-tag guard watches the home
+// repository only, so only a stage's own release may write the copy that stage runs.
+func (s service) otherRegionalRepositories(region, why string) []call {
+	var out []call
+	seen := map[string]bool{}
+	for i := range s.w.cfg.Stages {
+		r := s.w.cfg.StageRegion(i)
+		if !s.w.cfg.PullsRegionally(i) || r == region || seen[r] {
+			continue
+		}
+		seen[r] = true
+		repo := repoARN(r, s.w.cfg.App, s.name)
+		out = append(out, refuse(why, "ecr:PutImage", repo), refuse(why, "ecr:BatchDeleteImage", repo))
+	}
+	return out
 }
 
 // passRole is iam:PassRole of the role called name to ECS, as RegisterTaskDefinition
