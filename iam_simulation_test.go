@@ -1262,9 +1262,11 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // TestSimulationCoversEveryCall derives the AWS calls of the default and the seed's
-// buildspecs and of the handlers from their source (every `aws SERVICE COMMAND`, `docker push`/`pull`, and
-// SDK `new client.OperationCommand`) and checks that each is among the simulated calls
-// of the role that makes it: a new call cannot go unsimulated.
+// buildspecs, of the TinyStacks corpus (the build.yml and release.yml files users bring)
+// and of the handlers from their source (every `aws SERVICE COMMAND` and the IAM
+// actions it implies, `docker push`/`pull`, and SDK `new client.OperationCommand`) and
+// checks that each is among the simulated calls of the role that makes it: a new call
+// cannot go unsimulated.
 func TestSimulationCoversEveryCall(t *testing.T) {
 	simulated := map[string]map[string]bool{}
 	for _, path := range []string{"stagecoach.yaml", "testdata/configs/monorepo.yaml"} {
