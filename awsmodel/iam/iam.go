@@ -31,6 +31,17 @@
 //     puts aws:SourceAccount and aws:SourceArn in the request ("The confused deputy
 //     problem", IAM User Guide), so a trust policy can accept only its own account's
 //     resources.
+//   - A Lambda function's resource-based policy is made of its permissions
+//     (AWS::Lambda::Permission, the AddPermission API): each allows one principal one
+//     action on the function, for one source (aws:SourceArn, aws:SourceAccount) when it
+//     names one. A service invoking a function (EventBridge for a rule) is allowed by
+//     that policy alone. [FunctionPolicies] builds it from a template.
+//   - A KMS key is different: its key policy decides, and an identity-based policy
+//     counts only if the key policy lets the account's IAM policies grant access to
+//     the key ("Key policies in AWS KMS", KMS Developer Guide). Without a key policy
+//     that does, no identity policy can allow a KMS action on the key. The default
+//     key policy, which AWS gives a key created without one, does
+//     ([DefaultKeyPolicy]).
 //
 // Not modelled: service control and resource control policies beyond AWS's default,
 // permission boundaries, session policies and VPC endpoint policies (stagecoach sets
@@ -124,6 +135,23 @@ func arnAccount(arn string) string {
 		return ""
 	}
 	return parts[4]
+}
+
+// DefaultKeyPolicy is the key policy AWS KMS gives a key created without one (KMS
+// Developer Guide, "Default key policy"): one statement that lets the account, and so
+// its IAM policies, use the key. A key of the user's (secretKeys) is expected to keep
+// it (README, "Stages, secrets and builds").
+func DefaultKeyPolicy(account string) any {
+	return map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Sid":       "Enable IAM User Permissions",
+			"Effect":    "Allow",
+			"Principal": map[string]any{"AWS": "arn:aws:iam::" + account + ":root"},
+			"Action":    "kms:*",
+			"Resource":  "*",
+		}},
+	}
 }
 
 //go:embed simulate.js

@@ -32,6 +32,8 @@ func TestRules(t *testing.T) {
 		"Effect": "Allow", "Principal": map[string]any{"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole",
 		"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": "111111111111"}},
 	}}}
+	key := "arn:aws:kms:us-east-1:111111111111:key/k"
+	decrypt := allow([]any{"kms:Decrypt"}, key, nil)
 	cases := []struct {
 		name string
 		sim  Simulation
@@ -59,6 +61,12 @@ func TestRules(t *testing.T) {
 			Simulation{Request{"codebuild.amazonaws.com", "sts:AssumeRole", role, map[string]any{"aws:SourceAccount": "111111111111"}}, nil, trust}, Allowed},
 		{"a trust policy refuses the service acting for another account",
 			Simulation{Request{"codebuild.amazonaws.com", "sts:AssumeRole", role, map[string]any{"aws:SourceAccount": "222222222222"}}, nil, trust}, ImplicitlyDenied},
+		{"a KMS key refuses an identity policy its key policy does not let count",
+			Simulation{Request{role, "kms:Decrypt", key, nil}, decrypt, nil}, ImplicitlyDenied},
+		{"the default key policy lets the identity policy count",
+			Simulation{Request{role, "kms:Decrypt", key, nil}, decrypt, DefaultKeyPolicy("111111111111")}, Allowed},
+		{"the default key policy alone allows nothing",
+			Simulation{Request{role, "kms:Decrypt", key, nil}, nil, DefaultKeyPolicy("111111111111")}, ImplicitlyDenied},
 	}
 	var sims []Simulation
 	for _, c := range cases {
@@ -82,6 +90,62 @@ func TestUseConnection(t *testing.T) {
 	} {
 		if got := UseConnection(arn); got != want {
 			t.Errorf("UseConnection(%s) = %s, want %s", arn, got, want)
+		}
+	}
+}
+
+// TestFunctionPolicies checks that a Lambda permission lets its principal invoke the
+// function only for its source, and nothing else.
+func TestFunctionPolicies(t *testing.T) {
+	e, err := FindEvaluator(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		fn    = "arn:aws:lambda:us-east-1:111111111111:function:f"
+		other = "arn:aws:lambda:us-east-1:111111111111:function:g"
+		rule  = "arn:aws:events:us-east-1:111111111111:rule/r"
+	)
+	tmpl := map[string]any{"Resources": map[string]any{
+		"P": map[string]any{"Type": "AWS::Lambda::Permission", "Properties": map[string]any{
+			"Action": "lambda:InvokeFunction", "FunctionName": fn, "Principal": "events.amazonaws.com", "SourceArn": rule}},
+	}}
+	identity := func(v any) (any, error) { return v, nil }
+	policies, err := FunctionPolicies(tmpl, identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(policies) != 1 || policies[fn] == nil {
+		t.Fatalf("want one policy, for %s; got %v", fn, policies)
+	}
+	from := func(src string) map[string]any {
+		return map[string]any{"aws:SourceArn": src, "aws:SourceAccount": "111111111111"}
+	}
+	cases := []struct {
+		name string
+		sim  Simulation
+		want Decision
+	}{
+		{"the rule invokes the function",
+			Simulation{Request{"events.amazonaws.com", "lambda:InvokeFunction", fn, from(rule)}, nil, policies[fn]}, Allowed},
+		{"another rule does not",
+			Simulation{Request{"events.amazonaws.com", "lambda:InvokeFunction", fn, from(rule + "x")}, nil, policies[fn]}, ImplicitlyDenied},
+		{"another service does not",
+			Simulation{Request{"sns.amazonaws.com", "lambda:InvokeFunction", fn, from(rule)}, nil, policies[fn]}, ImplicitlyDenied},
+		{"the permission does not reach another function",
+			Simulation{Request{"events.amazonaws.com", "lambda:InvokeFunction", other, from(rule)}, nil, policies[fn]}, ImplicitlyDenied},
+	}
+	var sims []Simulation
+	for _, c := range cases {
+		sims = append(sims, c.sim)
+	}
+	got, err := e.Evaluate(sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if got[i].Decision != c.want {
+			t.Errorf("%s: got %s %s, want %s", c.name, got[i].Decision, got[i].Error, c.want)
 		}
 	}
 }

@@ -145,3 +145,69 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// FunctionPolicies returns the resource-based policy of each Lambda function of tmpl,
+// by function ARN, built from its AWS::Lambda::Permission resources as Lambda builds
+// it (Lambda Developer Guide, "Viewing resource-based IAM policies in Lambda";
+// AddPermission in the Lambda API Reference): each permission is one statement that
+// allows its Action on the function to its Principal (a service principal or an
+// account), and, when the permission names a SourceArn or SourceAccount, only for
+// requests whose aws:SourceArn matches it (ArnLike) or whose aws:SourceAccount equals
+// it. A function without a permission has no resource-based policy: only identities
+// of the account with an identity-based allow may invoke it.
+func FunctionPolicies(tmpl map[string]any, resolve Resolve) (map[string]any, error) {
+	resources, _ := tmpl["Resources"].(map[string]any)
+	statements := map[string][]any{}
+	for _, id := range sortedKeys(resources) {
+		res, _ := resources[id].(map[string]any)
+		if res["Type"] != "AWS::Lambda::Permission" {
+			continue
+		}
+		props, _ := res["Properties"].(map[string]any)
+		fn, err := resolveString(resolve, props["FunctionName"])
+		if err != nil {
+			return nil, fmt.Errorf("iam: permission %s: function: %v", id, err)
+		}
+		if !strings.HasPrefix(fn, "arn:") {
+			return nil, fmt.Errorf("iam: permission %s: function %q is not named by its ARN; the model keys policies by ARN", id, fn)
+		}
+		action, err := resolveString(resolve, props["Action"])
+		if err != nil {
+			return nil, fmt.Errorf("iam: permission %s: action: %v", id, err)
+		}
+		principal, err := resolveString(resolve, props["Principal"])
+		if err != nil {
+			return nil, fmt.Errorf("iam: permission %s: principal: %v", id, err)
+		}
+		st := map[string]any{"Sid": id, "Effect": "Allow", "Action": action, "Resource": fn}
+		if strings.Contains(principal, ".") {
+			st["Principal"] = map[string]any{"Service": principal}
+		} else {
+			st["Principal"] = map[string]any{"AWS": principal}
+		}
+		cond := map[string]any{}
+		if props["SourceArn"] != nil {
+			src, err := resolveString(resolve, props["SourceArn"])
+			if err != nil {
+				return nil, fmt.Errorf("iam: permission %s: source ARN: %v", id, err)
+			}
+			cond["ArnLike"] = map[string]any{"AWS:SourceArn": src}
+		}
+		if props["SourceAccount"] != nil {
+			acct, err := resolveString(resolve, props["SourceAccount"])
+			if err != nil {
+				return nil, fmt.Errorf("iam: permission %s: source account: %v", id, err)
+			}
+			cond["StringEquals"] = map[string]any{"AWS:SourceAccount": acct}
+		}
+		if len(cond) > 0 {
+			st["Condition"] = cond
+		}
+		statements[fn] = append(statements[fn], st)
+	}
+	out := map[string]any{}
+	for fn, sts := range statements {
+		out[fn] = map[string]any{"Version": "2012-10-17", "Statement": sts}
+	}
+	return out, nil
+}
