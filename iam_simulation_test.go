@@ -850,6 +850,14 @@ func passRole(why, name string, refused bool) call {
 	return c
 }
 
+// passRoleTo is a refused iam:PassRole of the role called name to service.
+func passRoleTo(why, name, service string) call {
+	c := allow(why, "iam:PassRole", "arn:aws:iam::"+simAccount+":role/"+name).
+		with(map[string]any{"iam:PassedToService": service})
+	c.refused = true
+	return c
+}
+
 // taskDefinitionCalls are what a user's release.yml (TinyStacks' later release.yml)
 // does to register its own task definition for stage i: describe the running one,
 // register a revision with the stage service's task and execution roles (iam:PassRole
@@ -873,6 +881,7 @@ func (s service) taskDefinitionCalls(i int) []call {
 		passRole("register-task-definition --task-role-arn $TASK_ROLE_ARN", names.TaskRole(cfg.App, stage, s.name), false),
 		passRole("register-task-definition with the stage service's execution role", names.ExecutionRole(cfg.App, stage, s.name), false),
 		passRole("a release passes no role of the account's own", "Admin", true),
+		passRoleTo("a release passes its stage's roles to ECS tasks only (iam:PassedToService)", names.TaskRole(cfg.App, stage, s.name), "lambda.amazonaws.com"),
 	}
 	for j, other := range cfg.Stages {
 		if j != i {

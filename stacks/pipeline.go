@@ -240,6 +240,8 @@ func grantTaskDefinitions(rel *contractproject.Project, cfg *config.Config, stag
 			arn("iam", "", "role/"+names.TaskRole(cfg.App, stage, service)),
 			arn("iam", "", "role/"+names.ExecutionRole(cfg.App, stage, service)),
 		),
+		// Only to ECS tasks: nothing else may run under these roles.
+		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
 	}))
 	nagsuppress.Accept(rel.Project, "AwsSolutions-IAM5",
 		"ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition have no resource-level permissions (AWS requires \"*\"); the user's release.yml registers the stage service's task definition, and may pass only that service's two roles.",
