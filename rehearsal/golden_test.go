@@ -43,6 +43,7 @@ func newPipeline(t *testing.T, h *Harness, name string) *pipeline {
 	if len(steps) < 2 || steps[0].Stage != "Build" {
 		t.Fatalf("%s: want a Build stage, then releases; got %+v", path, steps)
 	}
+	h.ReposFromTemplate(tmpl)
 	p := &pipeline{h: h, build: steps[0], releases: steps[1:]}
 	env := p.env(t, p.build)
 	p.repo = strings.TrimPrefix(env[contract.ECRImageURL], env[contract.ECREndpoint]+"/")
@@ -86,11 +87,18 @@ func (p *pipeline) job(t *testing.T, s Step, spec, digest string) Job {
 	if err != nil {
 		t.Fatal(err)
 	}
+	policy, err := json.Marshal(s.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Job{
 		Spec:      spec,
 		Env:       p.env(t, s),
 		Overrides: overrides,
-		Settings:  map[string]string{"REHEARSAL_IAM_ALLOW": strings.Join(s.Allowed, ",")},
+		Settings: map[string]string{
+			"REHEARSAL_IAM_ALLOW":  strings.Join(s.Allowed, ","),
+			"REHEARSAL_IAM_POLICY": string(policy),
+		},
 	}
 }
 

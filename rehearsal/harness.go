@@ -6,10 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stagecoach/stagecoach/awsmodel/ecrtags"
+	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/rehearsal/internal/fakeaws"
 )
 
 // RunTimeout bounds one rehearsed build: every rehearsal is local and small.
@@ -39,7 +42,13 @@ type Harness struct {
 
 	bin   string
 	calls string
+	aws   *fakeaws.Server
 }
+
+// Deployment is an ECS deployment as the rehearsal's endpoint keeps it: its ID,
+// status, rolloutState, task definition and, per container, the image and the
+// digest ECS resolved it to when the deployment was created.
+type Deployment = fakeaws.Deployment
 
 // Job is one CodeBuild run: a buildspec and the environment its project and the
 // action that starts it define.
@@ -55,8 +64,9 @@ type Job struct {
 	Settings map[string]string
 }
 
-// NewHarness starts a registry and builds the stand-ins for t. It skips t when
-// the registry binary is missing (see StartRegistry).
+// NewHarness starts a registry and the fake ECR/ECS endpoint the real AWS CLI
+// talks to, and builds the stand-ins for t. It skips t when the registry binary
+// is missing (see StartRegistry).
 func NewHarness(t testing.TB) *Harness {
 	t.Helper()
 	reg := StartRegistry(t)
@@ -64,6 +74,11 @@ func NewHarness(t testing.TB) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, err := fakeaws.Start("us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
 	src := t.TempDir()
 	if err := os.WriteFile(filepath.Join(src, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -75,7 +90,111 @@ func NewHarness(t testing.TB) *Harness {
 		Settings: map[string]string{},
 		bin:      bin,
 		calls:    filepath.Join(t.TempDir(), "calls.jsonl"),
+		aws:      srv,
 	}
+}
+
+func (h *Harness) region() string {
+	if h.Region == "" {
+		return "us-east-1"
+	}
+	return h.Region
+}
+
+// Env is the environment the stand-ins need, before any setting: PATH with the
+// stand-ins first, the call log, a fresh Docker state, and where the registries
+// and the fake ECR/ECS endpoint are. RunJob starts every build from it.
+func (h *Harness) Env(t testing.TB) []string {
+	t.Helper()
+	h.aws.SetRegistry(h.region(), h.Registry.Host, h.Registry.Storage())
+	base := []string{
+		"PATH=" + h.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"REHEARSAL_CALLS=" + h.calls,
+		"REHEARSAL_STATE=" + t.TempDir(), // a fresh Docker daemon per build
+		"REHEARSAL_AWS_ENDPOINT=" + h.aws.URL,
+		"REHEARSAL_AWS_WARM=" + warmCLI(h.bin),
+		"REHEARSAL_ECR_REGISTRY=" + h.Registry.Host,
+		regionKey(h.region()) + "=" + h.Registry.Host,
+	}
+	for region, reg := range h.Regional {
+		base = append(base, regionKey(region)+"="+reg.Host)
+	}
+	return base
+}
+
+// SetTagMutability sets the tag mutability of the ECR repository repo, in every
+// region (default: MUTABLE). put-image and docker push then refuse what ECR
+// refuses.
+func (h *Harness) SetTagMutability(repo string, p ecrtags.Policy) {
+	h.aws.SetRepository(repo, p)
+}
+
+// ReposFromTemplate sets the tag mutability of every AWS::ECR::Repository of a
+// synthesized template, by its RepositoryName (see awsmodel/ecrtags).
+func (h *Harness) ReposFromTemplate(template map[string]any) {
+	resources, _ := template["Resources"].(map[string]any)
+	for _, r := range resources {
+		r, _ := r.(map[string]any)
+		if r["Type"] != "AWS::ECR::Repository" {
+			continue
+		}
+		props, _ := r["Properties"].(map[string]any)
+		if n, ok := props["RepositoryName"].(string); ok {
+			h.aws.SetRepository(n, ecrtags.FromTemplate(props))
+		}
+	}
+}
+
+// AddService registers an ECS service in region's cluster (a name or an ARN)
+// whose one container runs image, with desired tasks; its first deployment has
+// completed and runs what image names now. RunJob registers the stage service
+// of a release this way by itself (see registerStage).
+func (h *Harness) AddService(region, cluster, service, image string, desired int) {
+	h.aws.AddService(region, cluster[strings.LastIndex(cluster, "/")+1:], service, image, desired)
+}
+
+// Deployments returns the deployments of a service, PRIMARY first, with the
+// digests ECS resolved for each; nil when the service was never registered.
+func (h *Harness) Deployments(region, cluster, service string) []Deployment {
+	d, _ := h.aws.Deployments(region, cluster[strings.LastIndex(cluster, "/")+1:], service)
+	return d
+}
+
+// PrimaryDigest is the image digest the PRIMARY deployment of a service runs
+// (of its first container): what the service's tasks run once it is stable,
+// whatever its tag says by then. "" when the service has none.
+func (h *Harness) PrimaryDigest(region, cluster, service string) string {
+	for _, d := range h.Deployments(region, cluster, service) {
+		if d.Status == "PRIMARY" && len(d.Images) > 0 {
+			return d.Images[0].Digest
+		}
+	}
+	return ""
+}
+
+// registerStage registers the stage service a release project names (the
+// contract's CLUSTER_ARN, SERVICE_NAME, STAGE_NAME, STAGE_REGION), as its
+// stage stack defines it: one container running the stage tag of the
+// repository it pulls from (REGIONAL_ECR_IMAGE_URL in a regional stage, else
+// ECR_IMAGE_URL). A service that is registered already is left as it is.
+func (h *Harness) registerStage(env map[string]string) {
+	cluster, svc, stage := env[contract.ClusterARN], strings.TrimSpace(env[contract.ServiceName]), env[contract.StageName]
+	image := env[contract.RegionalECRImageURL]
+	if image == "" {
+		image = env[contract.ECRImageURL]
+	}
+	if cluster == "" || svc == "" || svc == "placeholder" || stage == "" || image == "" {
+		return
+	}
+	region := env[contract.StageRegion]
+	if parts := strings.SplitN(cluster, ":", 6); len(parts) == 6 && parts[3] != "" {
+		region = parts[3]
+	}
+	if region == "" {
+		region = h.region()
+	}
+	h.AddService(region, cluster, svc, image+":"+stage, 1)
 }
 
 // AddRegion starts a second registry to play ECR in region, as the stage's
@@ -84,6 +203,7 @@ func (h *Harness) AddRegion(t testing.TB, region string) *Registry {
 	t.Helper()
 	reg := StartRegistry(t)
 	h.Regional[region] = reg
+	h.aws.SetRegistry(region, reg.Host, reg.Storage())
 	return reg
 }
 
@@ -106,20 +226,14 @@ func (h *Harness) RunJob(t testing.TB, j Job) (*Result, []Call) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []string{
-		"PATH=" + h.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"REHEARSAL_CALLS=" + h.calls,
-		"REHEARSAL_STATE=" + t.TempDir(), // a fresh Docker daemon per build
-		"REHEARSAL_ECR_REGISTRY=" + h.Registry.Host,
+	base := h.Env(t)
+	env := map[string]string{}
+	for _, layer := range []map[string]string{j.Env, j.Overrides} {
+		for k, v := range layer {
+			env[k] = v
+		}
 	}
-	storage := []string{h.Registry.Host + "=" + h.Registry.Storage()}
-	for region, reg := range h.Regional {
-		base = append(base, regionKey(region)+"="+reg.Host)
-		storage = append(storage, reg.Host+"="+reg.Storage())
-	}
-	sort.Strings(storage)
-	base = append(base, "REHEARSAL_REGISTRY_STORAGE="+strings.Join(storage, ","))
+	h.registerStage(env)
 	for _, settings := range []map[string]string{h.Settings, j.Settings} {
 		for k, v := range settings {
 			base = append(base, k+"="+v)

@@ -28,6 +28,15 @@ type Step struct {
 	// Allowed lists the IAM actions the project's role may call, from the
 	// identity policies attached to it in the template, sorted.
 	Allowed []string
+	// Policy holds the role's Allow statements with their resources resolved,
+	// so the stand-ins decide by resource (REHEARSAL_IAM_POLICY).
+	Policy []Statement
+}
+
+// Statement is one Allow statement of a role: its actions and resource ARNs.
+type Statement struct {
+	Action   []string `json:"Action"`
+	Resource []string `json:"Resource"`
 }
 
 // PipelineFromTemplate returns the CodeBuild actions of the one
@@ -78,6 +87,9 @@ func PipelineFromTemplate(template map[string]any, r Resolver) ([]Step, error) {
 				}
 			}
 			if step.Allowed, err = AllowedActions(template, project); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			if step.Policy, err = RoleStatements(template, project, r); err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 			steps = append(steps, step)
@@ -152,17 +164,90 @@ func PipelineVariables(vars []EnvVar, values map[string]string) (map[string]stri
 // statements, conditions and managed policies are not modelled: a role that
 // uses them is an error rather than a guess.
 func AllowedActions(template map[string]any, project string) ([]string, error) {
+	role, docs, err := roleDocuments(template, project)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, d := range docs {
+		d, _ := d.(map[string]any)
+		statements, _ := d["Statement"].([]any)
+		for _, st := range statements {
+			st, _ := st.(map[string]any)
+			if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
+				return nil, fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (Deny, Condition, NotAction or NotResource): %v", role, st)
+			}
+			for _, a := range stringList(st["Action"]) {
+				seen[a] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// RoleStatements returns the Allow statements of the service role of the
+// CodeBuild project with logical ID project, with their Resource resolved by r,
+// under the same limits as AllowedActions.
+func RoleStatements(template map[string]any, project string, r Resolver) ([]Statement, error) {
+	role, docs, err := roleDocuments(template, project)
+	if err != nil {
+		return nil, err
+	}
+	var out []Statement
+	for _, d := range docs {
+		d, _ := d.(map[string]any)
+		statements, _ := d["Statement"].([]any)
+		for _, st := range statements {
+			st, _ := st.(map[string]any)
+			if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
+				return nil, fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (Deny, Condition, NotAction or NotResource): %v", role, st)
+			}
+			res, err := r.Resolve(template, st["Resource"])
+			if err != nil {
+				return nil, fmt.Errorf("rehearsal: role %s: %w", role, err)
+			}
+			out = append(out, Statement{Action: stringList(st["Action"]), Resource: stringList(res)})
+		}
+	}
+	return out, nil
+}
+
+// stringList reads a policy element that is a string or a list of strings.
+func stringList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// roleDocuments returns the policy documents attached to the service role of a
+// project: its inline policies and the AWS::IAM::Policy resources naming it.
+func roleDocuments(template map[string]any, project string) (string, []any, error) {
 	resources, _ := template["Resources"].(map[string]any)
 	res, _ := resources[project].(map[string]any)
 	props, _ := res["Properties"].(map[string]any)
 	att, _ := props["ServiceRole"].(map[string]any)["Fn::GetAtt"].([]any)
 	if len(att) != 2 {
-		return nil, fmt.Errorf("rehearsal: project %s: ServiceRole is not Fn::GetAtt of a role of this template", project)
+		return "", nil, fmt.Errorf("rehearsal: project %s: ServiceRole is not Fn::GetAtt of a role of this template", project)
 	}
 	role, _ := att[0].(string)
 	roleProps, _ := resources[role].(map[string]any)["Properties"].(map[string]any)
 	if _, ok := roleProps["ManagedPolicyArns"]; ok {
-		return nil, fmt.Errorf("rehearsal: role %s has managed policies, which rehearsals cannot read", role)
+		return "", nil, fmt.Errorf("rehearsal: role %s has managed policies, which rehearsals cannot read", role)
 	}
 	var docs []any
 	if inline, ok := roleProps["Policies"].([]any); ok {
@@ -184,31 +269,5 @@ func AllowedActions(template map[string]any, project string) ([]string, error) {
 			}
 		}
 	}
-	seen := map[string]bool{}
-	for _, d := range docs {
-		d, _ := d.(map[string]any)
-		statements, _ := d["Statement"].([]any)
-		for _, st := range statements {
-			st, _ := st.(map[string]any)
-			if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil {
-				return nil, fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (Deny, Condition or NotAction): %v", role, st)
-			}
-			switch a := st["Action"].(type) {
-			case string:
-				seen[a] = true
-			case []any:
-				for _, x := range a {
-					if s, ok := x.(string); ok {
-						seen[s] = true
-					}
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for a := range seen {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out, nil
+	return role, docs, nil
 }
