@@ -16,7 +16,7 @@ const codePipelineTemplate = `{"Resources": {
   "ReleaseRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "inline", "PolicyDocument": {"Statement": [
     {"Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"}]}}]}},
   "ReleasePolicy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "ReleaseRole"}], "PolicyDocument": {"Statement": [
-    {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:PutImage"], "Resource": "*"}]}}},
+    {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:PutImage"], "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/acme/web"}}]}}},
   "Build": {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["BuildRole", "Arn"]},
     "Environment": {"EnvironmentVariables": [{"Name": "ECR_ENDPOINT", "Type": "PLAINTEXT", "Value": {"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com"}}]}}},
   "ReleaseDev": {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["ReleaseRole", "Arn"]},
@@ -41,11 +41,18 @@ func TestPipelineFromTemplate(t *testing.T) {
 	want := []Step{
 		{Stage: "Build", Action: "Build", Project: "Build",
 			Vars:    []EnvVar{{Name: "ECR_ENDPOINT", Value: "111111111111.dkr.ecr.us-east-1.amazonaws.com", Type: "PLAINTEXT"}},
-			Allowed: []string{"ecr:GetAuthorizationToken", "ecr:InitiateLayerUpload", "ecr:PutImage"}},
+			Allowed: []string{"ecr:GetAuthorizationToken", "ecr:InitiateLayerUpload", "ecr:PutImage"},
+			Policy: []Statement{
+				{Action: []string{"ecr:PutImage", "ecr:InitiateLayerUpload"}, Resource: []string{"*"}},
+				{Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}}}},
 		{Stage: "dev", Action: "Release", Project: "ReleaseDev",
 			Vars:      []EnvVar{{Name: "STAGE_NAME", Value: "dev", Type: "PLAINTEXT"}},
 			Overrides: []EnvVar{{Name: "IMAGE_DIGEST", Value: "#{Image.IMAGE_DIGEST}", Type: "PLAINTEXT"}, {Name: "FIXED", Value: "x", Type: "PLAINTEXT"}},
-			Allowed:   []string{"ecr:BatchGetImage", "ecr:PutImage", "ecs:UpdateService"}},
+			Allowed:   []string{"ecr:BatchGetImage", "ecr:PutImage", "ecs:UpdateService"},
+			// Statements resolved: the repository's ARN, by resource.
+			Policy: []Statement{
+				{Action: []string{"ecs:UpdateService"}, Resource: []string{"*"}},
+				{Action: []string{"ecr:BatchGetImage", "ecr:PutImage"}, Resource: []string{"arn:aws:ecr:us-east-1:111111111111:repository/acme/web"}}}},
 	}
 	if !reflect.DeepEqual(steps, want) {
 		t.Errorf("steps\n%+v\nwant\n%+v", steps, want)
@@ -72,6 +79,9 @@ func TestAllowedActionsRefusesWhatItCannotModel(t *testing.T) {
 		  "P": {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["Role", "Arn"]}}}}}`)
 		if _, err := AllowedActions(tmpl, "P"); err == nil {
 			t.Errorf("%s: accepted a statement the rehearsal does not model", name)
+		}
+		if _, err := RoleStatements(tmpl, "P", Resolver{}); err == nil {
+			t.Errorf("%s: RoleStatements accepted a statement the rehearsal does not model", name)
 		}
 	}
 }

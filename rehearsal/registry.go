@@ -195,3 +195,27 @@ func (r *Registry) Labels(t testing.TB, repo, tag string) map[string]string {
 	}
 	return cfg.Config.Labels
 }
+
+// Content returns what identifies the content of the image at repo@digest,
+// whatever its compression: the digest of its config, which lists its layers'
+// uncompressed diff_ids. A copy to another registry that recompresses the
+// layers keeps it; "" when there is no such image.
+func (r *Registry) Content(t testing.TB, repo, digest string) string {
+	t.Helper()
+	ref, err := name.NewDigest(r.Host + "/" + repo + "@" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		if standin.IsNotFound(err) {
+			return ""
+		}
+		t.Fatalf("fetch %s: %v", ref, err)
+	}
+	d, err := img.ConfigName()
+	if err != nil {
+		t.Fatalf("read the config of %s: %v", ref, err)
+	}
+	return d.String()
+}

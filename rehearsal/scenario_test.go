@@ -139,6 +139,7 @@ func TestSeedPipeline(t *testing.T) {
 			t.Errorf("%s: tag %s is on %q, want the built %s", s.Stage, s.Stage, got, digest)
 		}
 		checkUpdate(t, p, s.Stage, calls, 1)
+		checkRuns(t, p, s.Stage, digest)
 		checkHomeLogin(t, s.Stage, calls)
 		stageNames = append(stageNames, s.Stage)
 	}
@@ -302,6 +303,9 @@ func TestSeedPromotesWhateverThePreviousStageRunsNow(t *testing.T) {
 	release(stages[1], "dev")              // execution 1's staging release runs now
 	if got := h.Registry.Digest(t, repo, "staging"); got != second || first == second {
 		t.Errorf("staging is on %s; the seed's release.yml was expected to promote the second build %s (first %s)", got, second, first)
+	}
+	if got := h.PrimaryDigest(stages[1].region, clusterARN(stages[1]), stages[1].service); got != second {
+		t.Errorf("the staging service runs %q, want the second build %s", got, second)
 	}
 }
 

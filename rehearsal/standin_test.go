@@ -547,4 +547,7 @@ func TestReleaseWithTemplateEnvironment(t *testing.T) {
 	if len(u) != 1 || arg(u[0].Args, "--cluster") != "arn:aws:ecs:us-east-1:123456789012:cluster/acme-dev" {
 		t.Errorf("update-service calls %+v", u)
 	}
+	if got, want := h.PrimaryDigest("us-east-1", "acme-dev", "acme-dev-web"), h.Registry.Digest(t, repo, "latest"); got != want {
+		t.Errorf("the service runs %q, want the built %s", got, want)
+	}
 }

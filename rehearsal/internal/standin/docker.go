@@ -406,6 +406,12 @@ func (st *store) push(args []string, sio IO) error {
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()
 	fmt.Fprintf(sio.Stdout, "The push refers to repository [%s]\n", ref.Context().Name())
+	if img, err = st.forPush(img, d, host); err != nil {
+		return fmt.Errorf("docker stand-in: push %s: %w", ref, err)
+	}
+	if pushed, err := img.Digest(); err == nil {
+		d = pushed.String()
+	}
 	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
 		return fail(dockerFailed, "docker stand-in: push %s: %v", ref, err)
 	}
@@ -450,6 +456,9 @@ func (st *store) pull(args []string, sio IO) error {
 	}
 	st.refs[ref.Name()] = d.String()
 	if err := st.save("refs.json", st.refs); err != nil {
+		return err
+	}
+	if err := st.recordPull(d.String(), host); err != nil {
 		return err
 	}
 	fmt.Fprintf(sio.Stdout, "Digest: %s\nStatus: Downloaded newer image for %s\n%s\n", d, args[0], args[0])
