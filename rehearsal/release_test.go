@@ -142,6 +142,23 @@ func TestDefaultPipeline(t *testing.T) {
 	}
 }
 
+// TestReleaseOfANewerImage: a stage released before (by the release.yml as
+// shipped) gets a newer image; its service must run the newer image once the
+// release says it is stable. (ECS resolves the stage tag when it creates the
+// deployment, so a release.yml that deploys before it moves the tag runs the
+// old image: see TestMutantsFail.)
+func TestReleaseOfANewerImage(t *testing.T) {
+	h := newHarness(t)
+	p := newPipeline(t, h, "default/acme-web-pipeline")
+	first := p.releases[0].Stage
+	a := p.runBuild(t, buildspecs.Build)
+	res, calls := p.release(t, pristineRelease, first, a, nil)
+	checkStable(t, p, first, a, res, calls)
+	b := p.runBuild(t, buildspecs.Build)
+	res, calls = p.release(t, buildspecs.Release, first, b, nil)
+	checkStable(t, p, first, b, res, calls)
+}
+
 // TestUnstableReleaseRollsBack: a release whose service does not become stable
 // puts the stage tag back on the image the stage ran before, redeploys the
 // service on it and fails, so the pipeline stops: the next stage is not released.

@@ -2,6 +2,7 @@ package rehearsal
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -549,5 +550,54 @@ func TestReleaseWithTemplateEnvironment(t *testing.T) {
 	}
 	if got, want := h.PrimaryDigest("us-east-1", "acme-dev", "acme-dev-web"), h.Registry.Digest(t, repo, "latest"); got != want {
 		t.Errorf("the service runs %q, want the built %s", got, want)
+	}
+}
+
+// TestPutImageHonoursTheTemplatesTagMutability: put-image refuses to move a tag
+// the repository keeps immutable (the golden template's
+// IMMUTABLE_WITH_EXCLUSION: every tag but latest and the stage names), and
+// moves an excluded one.
+func TestPutImageHonoursTheTemplatesTagMutability(t *testing.T) {
+	h := newHarness(t)
+	b, err := os.ReadFile(filepath.Join(goldenDir, "default", "acme-web-pipeline.template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ReposFromTemplate(parseTemplate(t, string(b)))
+	c := newCLI(t, h)
+	first := c.pushed()
+	c.ok("docker", "build", "-t", "builtimage", ".")
+	c.ok("docker", "push", h.Registry.Host+"/"+repo+":latest") // still the first build's tag
+	c.ok("docker", "tag", "builtimage", h.Registry.Host+"/"+repo+":latest")
+	c.ok("docker", "push", h.Registry.Host+"/"+repo+":latest")
+	second := h.Registry.Digest(t, repo, "latest")
+	manifest := func(d string) string {
+		return strings.TrimSuffix(c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageDigest="+d, "--query", "images[0].imageManifest", "--output", "text"), "\n")
+	}
+	put := func(tag, d string) (int, string) {
+		_, code := c.run("", "aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", tag, "--image-manifest", manifest(d))
+		return code, c.last
+	}
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	if code, out := put(commit, first); code != 0 {
+		t.Fatalf("put-image of a new commit tag: exit %d, %s", code, out)
+	}
+	if code, out := put(commit, second); code != 254 || !strings.Contains(out, "(ImageTagAlreadyExistsException) when calling the PutImage operation") || !strings.Contains(out, "cannot be overwritten because the tag is immutable") {
+		t.Errorf("moving an immutable commit tag: exit %d, %s; want 254 ImageTagAlreadyExistsException", code, out)
+	}
+	if got := h.Registry.Digest(t, repo, commit); got != first {
+		t.Errorf("the commit tag moved to %s", got)
+	}
+	if code, out := put(commit, first); code != 254 || !strings.Contains(out, "ImageAlreadyExistsException") {
+		t.Errorf("putting an immutable tag where it is: exit %d, %s; want ImageAlreadyExistsException", code, out)
+	}
+	// Stage tags are excluded from immutability: releases move them.
+	for _, d := range []string{first, second} {
+		if code, out := put("dev", d); code != 0 {
+			t.Errorf("moving dev to %s: exit %d, %s", d, code, out)
+		}
+	}
+	if out := c.ok("aws", "ecr", "describe-repositories", "--repository-names", repo, "--query", "repositories[0].imageTagMutability", "--output", "text"); out != "IMMUTABLE_WITH_EXCLUSION\n" {
+		t.Errorf("describe-repositories says %q", out)
 	}
 }

@@ -284,7 +284,11 @@ func (s *Server) putImage(r *request) (any, error) {
 		}
 		var exists *ecrtags.AlreadyExistsError
 		var refused *ecrtags.RefusedError
-		switch err := s.repos[repoName].PutImage(repoName, tag, current, digest); {
+		policy, err := s.tagPolicy(r, repoName)
+		if err != nil {
+			return nil, err
+		}
+		switch err := policy.PutImage(repoName, tag, current, digest); {
 		case errors.As(err, &exists):
 			return nil, clientError("ImageAlreadyExistsException", "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", digest, tag, repoName, r.account)
 		case errors.As(err, &refused):
@@ -308,6 +312,28 @@ func (s *Server) putImage(r *request) (any, error) {
 		"imageManifest":          manifest,
 		"imageManifestMediaType": mediaType,
 	}}, nil
+}
+
+// tagPolicy is the tag mutability of repoName: the one set for it (SetRepository,
+// from the template), unless the call's settings give one for every repository,
+// REHEARSAL_ECR_TAG_MUTABILITY=MUTABILITY[:FILTER,...] (filters may also come in
+// REHEARSAL_ECR_TAG_EXCLUSIONS, comma-separated).
+func (s *Server) tagPolicy(r *request, repoName string) (ecrtags.Policy, error) {
+	v := r.getenv("REHEARSAL_ECR_TAG_MUTABILITY")
+	if v == "" {
+		return s.repos[repoName], nil
+	}
+	m, filters, _ := strings.Cut(v, ":")
+	p := ecrtags.Policy{Mutability: m}
+	for _, f := range strings.Split(filters+","+r.getenv("REHEARSAL_ECR_TAG_EXCLUSIONS"), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			p.Exclusions = append(p.Exclusions, f)
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return p, clientError("InvalidParameterException", "rehearsal settings: REHEARSAL_ECR_TAG_MUTABILITY=%q: %v", v, err)
+	}
+	return p, nil
 }
 
 // images lists the repository's images, each with its tags, in the order their
@@ -541,7 +567,10 @@ func (s *Server) describeRepositories(r *request) (any, error) {
 		if !ok || !RepositoryExists(r.getenv, n) {
 			return nil, clientError("RepositoryNotFoundException", "The repository with name '%s' does not exist in the registry with id '%s'", n, r.account)
 		}
-		p := s.repos[n]
+		p, err := s.tagPolicy(r, n)
+		if err != nil {
+			return nil, err
+		}
 		mut := p.Mutability
 		if mut == "" {
 			mut = ecrtags.Mutable
