@@ -10,13 +10,19 @@
 //     with CloudFormation intrinsics resolved to fake but consistent values, so a
 //     rehearsal runs with exactly what `cdk synth` produced. PipelineFromTemplate
 //     goes further: every CodeBuild action of the pipeline, in run order, with its
-//     action variables (IMAGE_DIGEST) and the IAM actions its role has.
+//     action variables (IMAGE_DIGEST) and the IAM statements its role has.
 //   - StartRegistry: a local OCI registry (Debian's docker-registry) playing ECR,
 //     one per region a rehearsal needs.
-//   - Stand-ins for `aws` and `docker` (see internal/standin), built by
-//     BuildStandins and put first on PATH: they record every call and act on the
-//     registry for real (pushes and pulls move real layers, put-image stores the
-//     manifest it is given), refuse what the role may not do, while ECS is
-//     scripted: deployments roll out, fail and roll back as the scenario says.
+//   - The real AWS CLI (Debian's awscli, v2, /usr/bin/aws) against a local ECR and
+//     ECS endpoint (internal/fakeaws) that refuses what AWS refuses: ECR acts on
+//     the registries (put-image stores the manifest it is given, immutable tags
+//     stay put), ECS resolves a deployment's image tag to a digest when it creates
+//     the deployment, and rollouts are scripted: deployments roll out, fail and
+//     roll back as the scenario says. A thin `aws` wrapper points the CLI there.
+//   - A stand-in for `docker` (see internal/standin): pushes and pulls move real
+//     layers, logins need the ECR token of the registry's region, a copy to
+//     another registry recompresses. Both wrappers, built by BuildStandins and put
+//     first on PATH, record every call and refuse what the build's role may not do
+//     (IAM by action and resource).
 //   - Harness: all of the above wired together for one test.
 package rehearsal

@@ -2,6 +2,7 @@ package rehearsal
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/stagecoach/stagecoach/awsmodel/ecrtags"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/rehearsal/internal/fakeaws"
+	"github.com/stagecoach/stagecoach/rehearsal/internal/standin"
 )
 
 // RunTimeout bounds one rehearsed build: every rehearsal is local and small.
@@ -69,6 +71,13 @@ type Job struct {
 // is missing (see StartRegistry).
 func NewHarness(t testing.TB) *Harness {
 	t.Helper()
+	if _, err := os.Stat(standin.DefaultAWSCLI); err != nil {
+		msg := fmt.Sprintf("the AWS CLI is missing at %s (apt-get install awscli): %v", standin.DefaultAWSCLI, err)
+		if os.Getenv(RequireRegistryEnv) == "1" {
+			t.Fatalf("%s, and %s=1 requires it", msg, RequireRegistryEnv)
+		}
+		t.Skip(msg)
+	}
 	reg := StartRegistry(t)
 	bin, err := BuildStandins()
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // RegistryBinary is Debian's docker-registry (the CNCF distribution registry).
 const RegistryBinary = "/usr/bin/docker-registry"
 
-// RequireRegistryEnv, set to 1, turns a missing registry binary from a skip into
+// RequireRegistryEnv, set to 1, turns a missing registry binary (or AWS CLI) from a skip into
 // a failure. CI sets it so the rehearsals cannot silently stop running.
 const RequireRegistryEnv = "STAGECOACH_REQUIRE_REGISTRY"
 
