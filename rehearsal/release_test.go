@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -527,4 +530,65 @@ func TestReleaseOfMultiPlatformImage(t *testing.T) {
 	if mt := arg(callsTo(calls, "aws", "ecr", "put-image")[0].Args, "--image-manifest-media-type"); mt != string(types.OCIImageIndex) {
 		t.Errorf("put-image media type %q, want %s", mt, types.OCIImageIndex)
 	}
+}
+
+// TestRegionalCopyOfMultiPlatformImage: the regional copy goes through docker,
+// which pulls the one platform of the build machine (linux/amd64) of a
+// multi-platform image: the regional stage tag is that platform's image alone,
+// under a digest of its own, and the regional service runs it.
+func TestRegionalCopyOfMultiPlatformImage(t *testing.T) {
+	h := newHarness(t)
+	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
+	last := p.releases[len(p.releases)-1]
+	_, _, region := p.where(t, last.Stage)
+	regional := h.AddRegion(t, region)
+	var adds []mutate.IndexAddendum
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(1024, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	ref, err := name.NewTag(h.Registry.Host + "/" + p.repo + ":" + contract.LatestTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := d.String()
+	results, _ := p.execution(t, buildspecs.Release, digest, nil)
+	res, ok := results[last.Stage]
+	if !ok {
+		t.Fatalf("the execution stopped before %s", last.Stage)
+	}
+	mustSucceed(t, "regional release of a multi-platform image", res)
+	got := regional.Digest(t, p.repo, last.Stage)
+	desc, err := remote.Get(mustTag(t, regional.Host+"/"+p.repo+":"+last.Stage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == digest || desc.MediaType.IsIndex() {
+		t.Errorf("regional %s is %s (%s), want the linux/amd64 image alone, not the index %s", last.Stage, got, desc.MediaType, digest)
+	}
+	checkRuns(t, p, last.Stage, digest)
+	// The home stage tags are on the index itself.
+	if h.Registry.Digest(t, p.repo, last.Stage) != digest {
+		t.Errorf("home %s is on %s, want the index %s", last.Stage, h.Registry.Digest(t, p.repo, last.Stage), digest)
+	}
+}
+
+func mustTag(t *testing.T, s string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
 }
