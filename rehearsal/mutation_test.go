@@ -108,7 +108,7 @@ var mutants = []mutant{
 			}
 			return strings.Replace(spec, from, "            restore \"$regional_repository\" \"$region\" \"$previous\"\n", 1), nil
 		},
-		run:  "^TestRegionalCopy$",
+		run:  "^TestRegionalReleaseFailsBack$",
 		says: "after the failed release, want",
 	},
 }

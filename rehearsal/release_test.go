@@ -478,9 +478,33 @@ func TestRegionalCopy(t *testing.T) {
 	checkRuns(t, p, last.Stage, a)
 	checkUpdate(t, p, last.Stage, calls, 0)
 
-	// A release that fails there puts both tags back.
+}
+
+// TestRegionalReleaseFailsBack: a release to a stage that pulls from its own
+// region fails; both stage tags go back, the regional one on the regional copy
+// of the previous image (its digest differs from the home one), through the
+// API, and the service is redeployed on it.
+func TestRegionalReleaseFailsBack(t *testing.T) {
+	h := newHarness(t)
+	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
+	last := p.releases[len(p.releases)-1]
+	_, _, region := p.where(t, last.Stage)
+	regional := h.AddRegion(t, region)
+	if err := os.MkdirAll(filepath.Join(h.Src, "services", "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.Src, "services", "web", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := p.runBuild(t, buildspecs.Build)
+	res, _ := p.release(t, buildspecs.Release, last.Stage, a, nil)
+	mustSucceed(t, "regional release", res)
+	ra := regional.Digest(t, p.repo, last.Stage)
+	if ra == "" || ra == a {
+		t.Fatalf("regional %s is on %q, want a copy of %s under a digest of its own", last.Stage, ra, a)
+	}
 	b := p.runBuild(t, buildspecs.Build)
-	res, calls = release(b, map[string]string{"REHEARSAL_ECS_ROLLOUT": "IN_PROGRESS,FAILED"})
+	res, calls := p.release(t, buildspecs.Release, last.Stage, b, scripted(last.Stage, map[string]string{"REHEARSAL_ECS_ROLLOUT": "IN_PROGRESS,FAILED"}, nil))
 	if res.Succeeded {
 		t.Fatal("the release of an unstable image succeeded")
 	}
