@@ -36,8 +36,9 @@ type Harness struct {
 	// Sh is what /bin/sh is in the build image (see Options.Sh). Default: dash,
 	// as in the Ubuntu standard images stagecoach's projects use.
 	Sh string
-	// Settings are REHEARSAL_* variables for the stand-ins (see package doc of
-	// internal/standin), e.g. REHEARSAL_ECS_STABLE=false.
+	// Settings are REHEARSAL_* variables for the stand-ins and the fake ECR/ECS
+	// endpoint (see the package docs of internal/standin and internal/fakeaws),
+	// e.g. REHEARSAL_ECS_STABLE=false.
 	Settings map[string]string
 	// Log, when set, receives every run's log.
 	Log func(string)

@@ -125,6 +125,15 @@ func TestECRRetagThroughTheAPI(t *testing.T) {
 	if out := c.ok("aws", "ecr", "describe-images", "--repository-name", "acme/empty", "--output", "json"); !strings.Contains(out, `"imageDetails": []`) {
 		t.Errorf("describe-images of an empty repository printed %s", out)
 	}
+	// A repository that exists at home but not (yet) in another region.
+	h.AddRegion(t, "eu-west-1")
+	if _, code := c.run("", "aws", "ecr", "describe-images", "--region", "eu-west-1", "--repository-name", repo); code != 0 {
+		t.Errorf("describe-images in eu-west-1: exit %d, %s", code, c.last)
+	}
+	missing := &cli{t: t, h: h, env: append(slices.Clone(c.env), "REHEARSAL_ECR_MISSING_EU_WEST_1="+repo), dir: h.Src}
+	if _, code := missing.run("", "aws", "ecr", "describe-images", "--region", "eu-west-1", "--repository-name", repo); code != 254 || !strings.Contains(missing.last, "RepositoryNotFoundException") {
+		t.Errorf("describe-images of a repository missing in eu-west-1: exit %d, %s", code, missing.last)
+	}
 	c.env = append(c.env, "REHEARSAL_ECR_REPOSITORIES=acme/web,acme/empty")
 	if _, code := c.run("", "aws", "ecr", "batch-get-image", "--repository-name", "acme/none", "--image-ids", "imageTag=latest"); code != 254 || !strings.Contains(c.last, "RepositoryNotFoundException") {
 		t.Errorf("batch-get-image of a missing repository: exit %d, %s", code, c.last)

@@ -113,7 +113,7 @@ func (s *Server) repository(r *request, action string) (string, name.Repository,
 	}
 	notFound := clientError("RepositoryNotFoundException", "The repository with name '%s' does not exist in the registry with id '%s'", repoName, r.account)
 	reg, ok := s.registries[r.region]
-	if !ok || !RepositoryExists(r.getenv, repoName) {
+	if !ok || !RepositoryExists(r.getenv, repoName) || missingInRegion(r.getenv, r.region, repoName) {
 		return "", name.Repository{}, notFound
 	}
 	repo, err := name.NewRepository(reg.host+"/"+repoName, name.Insecure)
@@ -133,6 +133,20 @@ func RepositoryExists(getenv func(string) string, repo string) bool {
 		return true
 	}
 	for _, r := range strings.Split(list, ",") {
+		if strings.TrimSpace(r) == repo {
+			return true
+		}
+	}
+	return false
+}
+
+// missingInRegion tells whether repo does not exist (yet) in region although it
+// exists in others: a stage stack that creates a region's repository may deploy
+// after the pipeline's first release there. REHEARSAL_ECR_MISSING_<REGION> (e.g.
+// REHEARSAL_ECR_MISSING_EU_WEST_1) lists such repositories, comma-separated.
+func missingInRegion(getenv func(string) string, region, repo string) bool {
+	key := "REHEARSAL_ECR_MISSING_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
+	for _, r := range strings.Split(getenv(key), ",") {
 		if strings.TrimSpace(r) == repo {
 			return true
 		}
@@ -564,7 +578,7 @@ func (s *Server) describeRepositories(r *request) (any, error) {
 		if err := r.authorize("ecr:DescribeRepositories", r.repositoryARN(n)); err != nil {
 			return nil, err
 		}
-		if !ok || !RepositoryExists(r.getenv, n) {
+		if !ok || !RepositoryExists(r.getenv, n) || missingInRegion(r.getenv, r.region, n) {
 			return nil, clientError("RepositoryNotFoundException", "The repository with name '%s' does not exist in the registry with id '%s'", n, r.account)
 		}
 		p, err := s.tagPolicy(r, n)

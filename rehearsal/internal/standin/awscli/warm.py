@@ -19,7 +19,7 @@
 # message {"args": [...], "env": {...}, "dir": "..."} with its stdin, stdout and
 # stderr attached (SCM_RIGHTS), and reads back the exit status as a decimal line.
 # The server exits when its own stdin closes (the test process that started it
-# ended).
+# ended), removing its socket and the socket's directory.
 import array
 import json
 import os
@@ -117,6 +117,12 @@ def main():
         for r in ready:
             if r is sys.stdin:
                 if not os.read(sys.stdin.fileno(), 1024):
+                    # The test process ended: leave nothing behind.
+                    os.unlink(path)
+                    try:
+                        os.rmdir(os.path.dirname(path))
+                    except OSError:
+                        pass
                     return
             elif r is srv:
                 conn, _ = srv.accept()
