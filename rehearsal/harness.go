@@ -183,18 +183,20 @@ func (h *Harness) PrimaryDigest(region, cluster, service string) string {
 	return ""
 }
 
-// registerStage registers the stage service a release project names (the
-// contract's CLUSTER_ARN, SERVICE_NAME, STAGE_NAME, STAGE_REGION), as its
-// stage stack defines it: one container running the stage tag of the
-// repository it pulls from (REGIONAL_ECR_IMAGE_URL in a regional stage, else
-// ECR_IMAGE_URL). A service that is registered already is left as it is.
+// registerStage registers the stage cluster and service a release project
+// names (the contract's CLUSTER_ARN, SERVICE_NAME, STAGE_NAME, STAGE_REGION),
+// as its stage stack defines them (see TestStageServicesRunTheStageTag): the
+// cluster, and, unless SERVICE_NAME is empty or "placeholder", the service with
+// one container running the stage tag of the repository it pulls from
+// (REGIONAL_ECR_IMAGE_URL in a regional stage, else ECR_IMAGE_URL). A service
+// that is registered already is left as it is.
 func (h *Harness) registerStage(env map[string]string) {
 	cluster, svc, stage := env[contract.ClusterARN], strings.TrimSpace(env[contract.ServiceName]), env[contract.StageName]
 	image := env[contract.RegionalECRImageURL]
 	if image == "" {
 		image = env[contract.ECRImageURL]
 	}
-	if cluster == "" || svc == "" || svc == "placeholder" || stage == "" || image == "" {
+	if cluster == "" {
 		return
 	}
 	region := env[contract.StageRegion]
@@ -203,6 +205,11 @@ func (h *Harness) registerStage(env map[string]string) {
 	}
 	if region == "" {
 		region = h.region()
+	}
+	// The stage stack creates the cluster whether or not its service is ready.
+	h.aws.AddCluster(region, cluster[strings.LastIndex(cluster, "/")+1:])
+	if svc == "" || svc == "placeholder" || stage == "" || image == "" {
+		return
 	}
 	h.AddService(region, cluster, svc, image+":"+stage, 1)
 }

@@ -229,7 +229,12 @@ func TestSeedPlaceholderUnderDash(t *testing.T) {
 	}
 	u := callsTo(calls, "aws", "ecs", "update-service")
 	if len(u) != 1 || arg(u[0].Args, "--service") != "placeholder" {
-		t.Errorf("update-service calls %+v; want the misfire on service \"placeholder\"", u)
+		t.Fatalf("update-service calls %+v; want the misfire on service \"placeholder\"", u)
+	}
+	// The real CLI, against an ECS without such a service, fails the call and
+	// so the release.
+	if u[0].Exit != 254 || !strings.Contains(u[0].Error, "ServiceNotFoundException") || res.Succeeded {
+		t.Errorf("the misfire exited %d (%s) and the release succeeded: %v; want ServiceNotFoundException, exit 254, and a failed release", u[0].Exit, u[0].Error, res.Succeeded)
 	}
 }
 

@@ -103,6 +103,14 @@ func (s *Server) AddService(region, clusterName, svc, image string, desired int)
 	c.services[svc] = sv
 }
 
+// AddCluster registers an empty cluster in region, as a stage stack creates it
+// before any service of it exists.
+func (s *Server) AddCluster(region, clusterName string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cluster(region, clusterName)
+}
+
 // Deployments returns a service's deployments, PRIMARY first.
 func (s *Server) Deployments(region, clusterName, svc string) ([]Deployment, bool) {
 	s.mu.Lock()
