@@ -22,7 +22,16 @@
 //
 // Each CLI call carries its settings (the REHEARSAL_* variables of the build that
 // made it) through a session: the wrapper registers them at /rehearsal/session and
-// signs the call with the access key it gets back.
+// signs the call with the access key it gets back. The settings the endpoint reads:
+//
+//	REHEARSAL_ACCOUNT             the account of ARNs and registry IDs (123456789012)
+//	REHEARSAL_IAM_ALLOW, REHEARSAL_IAM_POLICY  the build role (package iampolicy)
+//	REHEARSAL_ECR_REPOSITORIES    repositories that exist, comma-separated; unset: all
+//	REHEARSAL_ECR_MISSING_<REGION>  repositories that do not exist (yet) in that region
+//	REHEARSAL_ECR_TAG_MUTABILITY  MUTABILITY[:FILTER,...] for every repository, over
+//	                              the one SetRepository gave (REHEARSAL_ECR_TAG_EXCLUSIONS
+//	                              may hold the filters)
+//	REHEARSAL_ECS_*               how ECS plays out (see ecs.go)
 package fakeaws
 
 import (
