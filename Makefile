@@ -43,6 +43,19 @@ clean:
 ## default origin/main): Markdown in cdk.out/diff.md (and diff-comment.md, cut to fit
 ## a pull-request comment), also printed. Exits 0 whatever the differences.
 BASE ?= origin/main
+# BASE is data, never code: its text as given (make does not expand it), passed to
+# the recipe in the environment and from there as one argument, so no quote, $( or
+# backquote in it reaches make or the shell. cmd/cdkdiff checks it is a commit.
+override BASE := $(value BASE)
+export BASE
 .PHONY: diff
 diff: $(CDK)
-	go run ./cmd/cdkdiff -base '$(BASE)' -out cdk.out
+	go run ./cmd/cdkdiff -base "$$BASE" -out cdk.out
+
+## check-buildspec: report what in a build.yml or release.yml will not work here, with
+## line numbers and the fix: make check-buildspec FILE=path/to/release.yml
+## [CONFIG=stagecoach.yaml] [SERVICE=web] [KIND=build|release]
+.PHONY: check-buildspec
+check-buildspec:
+	@test -n '$(FILE)' || { echo 'usage: make check-buildspec FILE=path/to/build.yml [CONFIG=…] [SERVICE=…] [KIND=build|release]'; exit 2; }
+	go run ./cmd/checkbuildspec $(if $(CONFIG),-config '$(CONFIG)') $(if $(SERVICE),-service '$(SERVICE)') $(if $(KIND),-kind '$(KIND)') '$(FILE)'

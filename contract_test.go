@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/stagecoach/stagecoach/awsmodel/cdkcli"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/constructs/stageservice"
 	"github.com/stagecoach/stagecoach/contract"
@@ -115,6 +115,7 @@ func TestReleaseEnvironment(t *testing.T) {
 					contract.ClusterARN:        {"arn:${AWS::Partition}:ecs:" + region + ":${AWS::AccountId}:cluster/" + clusterName, "PLAINTEXT"},
 					contract.ServiceName:       {serviceName, "PLAINTEXT"},
 					contract.StageRegion:       {region, "PLAINTEXT"},
+					contract.TaskRoleARN:       {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + taskRoleName(t, stageTmpl, serviceName), "PLAINTEXT"},
 				}
 				if cfg.PullsRegionally(i) {
 					// The stage pulls from its region's copy, which the release fills.
@@ -126,6 +127,12 @@ func TestReleaseEnvironment(t *testing.T) {
 					want[k] = variable{v, "PLAINTEXT"}
 				}
 				got := variables(project(t, tmpl, names.ReleaseProject(cfg.App, svc.Name, stage.Name)))
+				// TinyStacks' later release.yml takes its Lambda path when these are set.
+				for _, n := range contract.NeverSet {
+					if _, ok := got[n]; ok {
+						t.Errorf("service %s stage %s: release sets %s; stagecoach stages are ECS services", svc.Name, stage.Name, n)
+					}
+				}
 				if !maps.Equal(got, want) {
 					t.Errorf("service %s stage %s release variables:\n got %v\nwant %v", svc.Name, stage.Name, got, want)
 				}
@@ -162,6 +169,26 @@ func stageService(t *testing.T, tmpl map[string]any, svc string) (cluster, servi
 	}
 	t.Fatalf("no ECS service for %s", svc)
 	return "", ""
+}
+
+// taskRoleName returns the physical name of the task role of the ECS service called
+// service in a stage template: what TASK_ROLE_ARN must name.
+func taskRoleName(t *testing.T, tmpl map[string]any, service string) string {
+	t.Helper()
+	for _, s := range resources(tmpl, "AWS::ECS::Service") {
+		if s["ServiceName"] != service {
+			continue
+		}
+		td := resources(tmpl, "AWS::ECS::TaskDefinition")[stripRef(render(s["TaskDefinition"]))]
+		roleID, _, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(render(td["TaskRoleArn"]), "${"), "}"), ".")
+		name, ok := resources(tmpl, "AWS::IAM::Role")[roleID]["RoleName"].(string)
+		if !ok {
+			t.Fatalf("service %s: task role %s has no fixed RoleName, so no release can name it", service, roleID)
+		}
+		return name
+	}
+	t.Fatalf("no ECS service %s", service)
+	return ""
 }
 
 // artifactBucket is the logical ID of the pipeline's artifact bucket, which is also
@@ -230,12 +257,26 @@ func TestPipelineShape(t *testing.T) {
 					}
 					actions = append(actions, desc)
 				}
+				// The record is written after the approval and before the release moves
+				// the tag; the tag is verified after it.
+				order := map[string]float64{}
+				for _, a := range stage["Actions"].([]any) {
+					action := a.(map[string]any)
+					if n, ok := action["RunOrder"].(float64); ok {
+						order[action["Name"].(string)] = n
+					}
+				}
+				if _, ok := order["Authorize"]; ok && !(order["Approve"] < order["Authorize"] && order["Authorize"] < order["Release"] && order["Release"] < order["Verify"]) {
+					t.Errorf("stage %s runs its actions in the order %v; want Approve, Authorize, Release, Verify", name, order)
+				}
 				slices.Sort(actions)
 				got = append(got, name+"["+strings.Join(actions, " ")+"]")
 			}
 			want := []string{"Source[Source:CodeStarSourceConnection]", "Build[Build:CodeBuild(" + names.BuildProject(cfg.App, svc.Name) + ") ImageDigest:Lambda TagsBefore:Lambda]"}
 			for _, st := range cfg.Stages {
-				release := "Release:CodeBuild(" + names.ReleaseProject(cfg.App, svc.Name, st.Name) + ")"
+				// Authorize records the stage's approval before the release; Verify
+				// checks the stage tag after it (see handlers.StageRecord).
+				release := "Authorize:Lambda Release:CodeBuild(" + names.ReleaseProject(cfg.App, svc.Name, st.Name) + ") Verify:Lambda"
 				if st.Approval {
 					want = append(want, st.Name+"[Approve:Manual "+release+"]")
 				} else {
@@ -315,6 +356,17 @@ func TestServicesKeepTheirCount(t *testing.T) {
 				} else if cr := counts[att[0].(string)]; cr["Service"] != svc["ServiceName"] || render(cr["Tag"]) == "" {
 					t.Errorf("%s/%s takes its count from the custom resource of %v", stack, id, cr["Service"])
 				}
+				// The scalable target's minimum follows the same answer: a literal minimum
+				// above 0 would start tasks of a stage that was never released.
+				for tid, target := range resources(tmpl, "AWS::ApplicationAutoScaling::ScalableTarget") {
+					if !strings.Contains(render(target["ResourceId"]), `"`+id+`"`) {
+						continue
+					}
+					att, _ := target["MinCapacity"].(map[string]any)["Fn::GetAtt"].([]any)
+					if len(att) != 2 || att[1] != "MinCapacity" || counts[att[0].(string)] == nil {
+						t.Errorf("%s/%s MinCapacity is %v, want the DesiredCount custom resource's", stack, tid, target["MinCapacity"])
+					}
+				}
 				dc := svc["DeploymentConfiguration"].(map[string]any)
 				cb := dc["DeploymentCircuitBreaker"].(map[string]any)
 				if cb["Enable"] != true || cb["Rollback"] != true {
@@ -325,36 +377,27 @@ func TestServicesKeepTheirCount(t *testing.T) {
 	})
 }
 
-// TestStageStacksDependOnPipelines pins the deploy order and that no stack exports
-// or imports values.
-func TestStageStacksDependOnPipelines(t *testing.T) {
+// TestStacksDeleteIndependently: no stack depends on another and none exports or
+// imports values, so `cdk destroy STACK` deletes STACK and nothing else, as the CDK CLI
+// selects stacks (awsmodel/cdkcli, reading the synthesized manifest.json), and stacks
+// deploy in any order.
+func TestStacksDeleteIndependently(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *synthesis) {
-		for _, st := range s.app.Stages {
-			var deps []string
-			for _, d := range *st.Dependencies() {
-				deps = append(deps, *d.StackName())
+		m, err := cdkcli.Read(s.manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stacks := m.Stacks()
+		if len(stacks) != len(s.templates) {
+			t.Fatalf("the manifest lists stacks %v, the assembly has %d templates", stacks, len(s.templates))
+		}
+		for _, stack := range stacks {
+			got, err := m.Destroy([]string{stack}, false)
+			if err != nil || !slices.Equal(got, []string{stack}) {
+				t.Errorf("cdk destroy %s would delete %v (%v); want it alone", stack, got, err)
 			}
-			sort.Strings(deps)
-			var want []string
-			for _, svc := range s.cfg.Services {
-				want = append(want, names.PipelineStack(s.cfg.App, svc.Name))
-			}
-			// A later stage pulling from a regional copy also waits for the first
-			// stage that does in its region, whose stack holds the repositories.
-			for i, stage := range s.cfg.Stages {
-				if names.StageStack(s.cfg.App, stage.Name) != *st.StackName() || !s.cfg.PullsRegionally(i) {
-					continue
-				}
-				for j := range i {
-					if s.cfg.StageRegion(j) == s.cfg.StageRegion(i) && s.cfg.PullsRegionally(j) {
-						want = append(want, names.StageStack(s.cfg.App, s.cfg.Stages[j].Name))
-						break
-					}
-				}
-			}
-			sort.Strings(want)
-			if !slices.Equal(deps, want) {
-				t.Errorf("%s depends on %v, want %v", *st.StackName(), deps, want)
+			if deps := m.DependsOn(stack); len(deps) > 0 {
+				t.Errorf("%s depends on %v", stack, deps)
 			}
 		}
 		for stack, raw := range s.raw {
@@ -381,11 +424,10 @@ func TestNoUnsuppressedFindings(t *testing.T) {
 
 // TestStageWiring pins that every service in every stage runs its own image tag, from
 // the repository in its own region, in its stage's cluster, and that the regional
-// repositories exist exactly once per region outside home, retained.
+// repositories are in their region's repository stack, never in a stage stack.
 func TestStageWiring(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *synthesis) {
 		cfg := s.cfg
-		owners := map[string]string{} // region → stack owning its repositories
 		for i, stage := range cfg.Stages {
 			region := cfg.StageRegion(i)
 			stack := names.StageStack(cfg.App, stage.Name)
@@ -409,25 +451,22 @@ func TestStageWiring(t *testing.T) {
 					t.Errorf("%s/%s runs %q, want %q", stage.Name, svc.Name, image, want)
 				}
 				stageService(t, tmpl, svc.Name) // fails unless the service runs in the stage cluster
-				if !cfg.PullsRegionally(i) {
-					if ownedRepositoryID(tmpl, names.Repository(cfg.App, svc.Name)) != "" {
-						t.Errorf("%s creates a repository although it pulls from home", stack)
-					}
-					continue
-				}
-				if id := ownedRepositoryID(tmpl, names.Repository(cfg.App, svc.Name)); id != "" {
-					if prev, ok := owners[region+"/"+svc.Name]; ok {
-						t.Errorf("both %s and %s create %s in %s", prev, stack, names.Repository(cfg.App, svc.Name), region)
-					}
-					owners[region+"/"+svc.Name] = stack
+				// Stage stacks create no repository: a stage can be renamed or removed
+				// without moving one (the region's repository stack holds them).
+				if ownedRepositoryID(tmpl, names.Repository(cfg.App, svc.Name)) != "" {
+					t.Errorf("%s creates a repository", stack)
 				}
 			}
 		}
 		for i := range cfg.Stages {
 			if r := cfg.StageRegion(i); cfg.PullsRegionally(i) {
+				stack := names.RegionStack(cfg.App, r)
+				if s.region(stack) != r {
+					t.Errorf("%s deploys to %q, want %s", stack, s.region(stack), r)
+				}
 				for _, svc := range cfg.Services {
-					if _, ok := owners[r+"/"+svc.Name]; !ok {
-						t.Errorf("no stack creates %s in %s", names.Repository(cfg.App, svc.Name), r)
+					if ownedRepositoryID(s.templates[stack], names.Repository(cfg.App, svc.Name)) == "" {
+						t.Errorf("%s does not create %s", stack, names.Repository(cfg.App, svc.Name))
 					}
 				}
 			}

@@ -55,6 +55,8 @@ var wildcardActions = []string{
 	"ecr:GetAuthorizationToken",
 	"codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult",
 	"lambda:ListFunctions",
+	// Only on release roles of services with their own release.yml (grantTaskDefinitions).
+	"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
 }
 
 // TestOnlyUnscopableActionsOnStar pins that no role gets any action on "*" except
@@ -95,7 +97,9 @@ func grantsOf(tmpl map[string]any, prefix string) map[string][]string {
 	return out
 }
 
-// TestLeastPrivilege pins what the build, release and task roles may do.
+// TestLeastPrivilege pins what the build, release and task roles may do: which services
+// and which repositories and ECS services. TestIAMSimulation (iam_simulation_test.go)
+// evaluates the policies for every call, allowed and refused.
 func TestLeastPrivilege(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *synthesis) {
 		cfg := s.cfg
@@ -121,6 +125,24 @@ func TestLeastPrivilege(t *testing.T) {
 							t.Errorf("%s may call %s", role, action)
 						}
 					case "s3", "logs", "codebuild", "codeconnections", "codestar-connections", "ssm", "secretsmanager", "kms":
+						// What these allow, key by key (the project's own bucket prefixes, the
+						// connection for the configured repository only), TestIAMSimulation checks.
+					case "iam":
+						// A user's release.yml may pass the stage service's two roles to
+						// the task definitions it registers, and nothing else.
+						stage := strings.ToLower(strings.TrimPrefix(role, "Release"))
+						for _, st := range cfg.Stages {
+							if names.Pascal(st.Name) == strings.TrimPrefix(role, "Release") {
+								stage = st.Name
+							}
+						}
+						want := []string{
+							"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + names.ExecutionRole(cfg.App, stage, svc.Name),
+							"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + names.TaskRole(cfg.App, stage, svc.Name),
+						}
+						if action != "iam:PassRole" || svc.Release.Buildspec == "" || !slices.Equal(res, want) {
+							t.Errorf("%s: %s on %v; only a user's release.yml may pass exactly %v", role, action, res, want)
+						}
 					default:
 						t.Errorf("%s: unexpected %s on %v", role, action, res)
 					}

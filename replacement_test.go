@@ -18,13 +18,14 @@ var statefulTypes = map[string]string{
 }
 
 // TestAdditiveChangesReplaceNothing synthesizes the monorepo config and the same
-// config with additive changes — a new stage, a new service, a new variable, a
-// changed scale — and fails if any existing repository, bucket, log group, cluster,
-// service or load balancer changes its logical ID or physical name.
+// config with additive changes — a new stage in a region that has stages, one in a
+// new region, a new service, a new variable, a changed scale — and fails if any
+// existing repository, bucket, log group, cluster, service or load balancer changes
+// its logical ID or physical name (the region stack's repositories included).
 func TestAdditiveChangesReplaceNothing(t *testing.T) {
 	base := synthesize(t, "testdata/configs/monorepo.yaml")
 	after := variant(t, func(c *config.Config) {
-		c.Stages = append(c.Stages, config.Stage{Name: "perf", Region: "eu-west-1"})
+		c.Stages = append(c.Stages, config.Stage{Name: "perf", Region: "eu-west-1"}, config.Stage{Name: "asia", Region: "ap-southeast-2"})
 		c.Services = append(c.Services, config.Service{
 			Name: "worker", Port: 9000, HealthCheck: "/ping", CPU: 256, Memory: 512,
 			Route: &config.Route{Paths: []string{"/jobs/*"}, Priority: 30},
@@ -53,7 +54,8 @@ func TestAdditiveChangesReplaceNothing(t *testing.T) {
 			}
 		}
 	}
-	if len(after.templates) != len(base.templates)+2 {
-		t.Errorf("%d stacks after adding a stage and a service to %d, want 2 more", len(after.templates), len(base.templates))
+	// Two stage stacks, a pipeline stack and the repository stack of the new region.
+	if len(after.templates) != len(base.templates)+4 {
+		t.Errorf("%d stacks after adding two stages (one in a new region) and a service to %d, want 4 more", len(after.templates), len(base.templates))
 	}
 }

@@ -31,12 +31,18 @@ const prWorkflow = ".github/workflows/pr.yml"
 
 // workflowFile is the part of a GitHub Actions workflow the test reads.
 type workflowFile struct {
-	On          map[string]any    `yaml:"on"`
+	On          map[string]any         `yaml:"on"`
+	Permissions map[string]string      `yaml:"permissions"`
+	Jobs        map[string]workflowJob `yaml:"jobs"`
+}
+
+type workflowJob struct {
+	Needs       any               `yaml:"needs"`
+	If          string            `yaml:"if"`
 	Permissions map[string]string `yaml:"permissions"`
-	Jobs        map[string]struct {
-		Env   map[string]string `yaml:"env"`
-		Steps []workflowStep    `yaml:"steps"`
-	} `yaml:"jobs"`
+	Outputs     map[string]string `yaml:"outputs"`
+	Env         map[string]string `yaml:"env"`
+	Steps       []workflowStep    `yaml:"steps"`
 }
 
 type workflowStep struct {
@@ -64,8 +70,16 @@ func diffMarker(t *testing.T) string {
 	return string(m[1])
 }
 
+// pinnedAction is a `uses:` line pinned by full commit SHA, with the release it is
+// named in a comment: "uses: actions/checkout@<40 hex> # v4.4.0".
+var pinnedAction = regexp.MustCompile(`^\s*(- )?uses: [A-Za-z0-9-]+/[A-Za-z0-9._/-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$`)
+
 // TestPullRequestWorkflow pins the workflow's key steps to the Makefile, so that
-// neither can change without the other.
+// neither can change without the other, and the settings that keep a pull request
+// from silencing or abusing its own review: the pull request's code runs with a
+// read-only token it cannot find on disk, in a job apart from the one that may
+// comment, which runs none of it; actions are pinned by commit; the comment
+// updated is the one GitHub Actions' bot posted.
 func TestPullRequestWorkflow(t *testing.T) {
 	b, err := os.ReadFile(prWorkflow)
 	if err != nil {
@@ -75,73 +89,121 @@ func TestPullRequestWorkflow(t *testing.T) {
 	if err := yaml.Unmarshal(b, &wf); err != nil {
 		t.Fatalf("%s: %v", prWorkflow, err)
 	}
-	if _, ok := wf.On["pull_request"]; !ok {
-		t.Errorf("%s does not run on pull_request: on = %v", prWorkflow, wf.On)
+	if _, ok := wf.On["pull_request"]; !ok || len(wf.On) != 1 {
+		t.Errorf("%s runs on %v, want pull_request alone (pull_request_target would run the pull request's code with a write token)", prWorkflow, wf.On)
 	}
-	if want := map[string]string{"contents": "read", "pull-requests": "write"}; !equalMaps(wf.Permissions, want) {
-		t.Errorf("permissions = %v, want exactly %v", wf.Permissions, want)
+	if len(wf.Permissions) != 0 {
+		t.Errorf("workflow permissions = %v, want none ({}): each job asks for its own", wf.Permissions)
 	}
-	if len(wf.Jobs) != 1 {
-		t.Fatalf("%d jobs, want 1", len(wf.Jobs))
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "uses:") && !pinnedAction.MatchString(line) {
+			t.Errorf("%s:%d: %q is not pinned by full commit SHA with its release in a comment (uses: OWNER/REPO@SHA # vX.Y.Z)", prWorkflow, i+1, strings.TrimSpace(line))
+		}
 	}
-	for _, job := range wf.Jobs {
-		if job.Env["STAGECOACH_REQUIRE_REGISTRY"] != "1" {
-			t.Errorf("the job does not set STAGECOACH_REQUIRE_REGISTRY=1: the rehearsals would skip")
-		}
-		// Each key step, found by what it does; its index orders them.
-		find := func(what string, match func(s workflowStep) bool) (int, workflowStep) {
-			t.Helper()
-			for i, s := range job.Steps {
-				if match(s) {
-					return i, s
-				}
-			}
-			t.Errorf("no step that %s", what)
-			return -1, workflowStep{}
-		}
-		uses := func(action string) func(workflowStep) bool {
-			return func(s workflowStep) bool { return strings.HasPrefix(s.Uses, action+"@") }
-		}
-		runs := func(cmd string) func(workflowStep) bool {
-			return func(s workflowStep) bool { return strings.Contains(s.Run, cmd) }
-		}
-		iCheckout, checkout := find("checks out", uses("actions/checkout"))
-		if fmt.Sprint(checkout.With["fetch-depth"]) != "0" {
-			t.Errorf("checkout fetch-depth = %v, want 0: make diff needs the base branch", checkout.With["fetch-depth"])
-		}
-		_, goSetup := find("sets up Go", uses("actions/setup-go"))
-		if goSetup.With["go-version-file"] != "go.mod" {
-			t.Errorf("setup-go go-version-file = %v, want go.mod", goSetup.With["go-version-file"])
-		}
-		_, nodeSetup := find("sets up Node", uses("actions/setup-node"))
-		if v := fmt.Sprint(nodeSetup.With["node-version"]); v != "20" {
-			t.Errorf("setup-node node-version = %v, want 20", v)
-		}
-		iRegistry, _ := find("installs docker-registry", runs("apt-get install -y -qq docker-registry"))
-		iDeps, _ := find("runs make deps", runs("make deps"))
-		iTest, _ := find("runs make test", runs("make test"))
-		iDiff, diff := find("runs make diff", runs("make diff "))
-		if diff.Run != `make diff BASE="origin/$BASE_REF"` || diff.Env["BASE_REF"] != "${{ github.base_ref }}" {
-			t.Errorf("the diff step runs %q with BASE_REF=%q, want the base branch: make diff BASE=\"origin/$BASE_REF\", BASE_REF=${{ github.base_ref }}",
-				diff.Run, diff.Env["BASE_REF"])
-		}
-		iSummary, _ := find("writes the report to the job summary", runs(`cat cdk.out/diff.md >> "$GITHUB_STEP_SUMMARY"`))
-		iComment, comment := find("posts the comment", uses("actions/github-script"))
-		script, _ := comment.With["script"].(string)
-		for _, want := range []string{"'" + diffMarker(t) + "'", "'cdk.out/diff-comment.md'", "updateComment", "createComment", "steps.diff.outcome"} {
-			if !strings.Contains(script+comment.Env["DIFF_OUTCOME"], want) {
-				t.Errorf("the comment step does not use %s", want)
+	if strings.Contains(string(b), "secrets.") {
+		t.Errorf("%s reads repository secrets; the review needs none", prWorkflow)
+	}
+	if len(wf.Jobs) != 2 {
+		t.Fatalf("%d jobs, want 2 (review, comment)", len(wf.Jobs))
+	}
+	review, comment := wf.Jobs["review"], wf.Jobs["comment"]
+
+	// Each key step, found by what it does; its index orders them.
+	find := func(job workflowJob, what string, match func(s workflowStep) bool) (int, workflowStep) {
+		t.Helper()
+		for i, s := range job.Steps {
+			if match(s) {
+				return i, s
 			}
 		}
-		order := []int{iCheckout, iRegistry, iDeps, iTest, iDiff, iSummary, iComment}
-		if !sort.IntsAreSorted(order) {
-			t.Errorf("steps out of order (checkout, registry, deps, test, diff, summary, comment): %v", order)
+		t.Errorf("no step that %s", what)
+		return -1, workflowStep{}
+	}
+	uses := func(action string) func(workflowStep) bool {
+		return func(s workflowStep) bool { return strings.HasPrefix(s.Uses, action+"@") }
+	}
+	runs := func(cmd string) func(workflowStep) bool {
+		return func(s workflowStep) bool { return strings.Contains(s.Run, cmd) }
+	}
+
+	// review: the pull request's code, with a read-only token left nowhere.
+	if want := map[string]string{"contents": "read"}; !equalMaps(review.Permissions, want) {
+		t.Errorf("review job permissions = %v, want exactly %v", review.Permissions, want)
+	}
+	if review.Env["STAGECOACH_REQUIRE_REGISTRY"] != "1" {
+		t.Errorf("the review job does not set STAGECOACH_REQUIRE_REGISTRY=1: the rehearsals would skip")
+	}
+	iCheckout, checkout := find(review, "checks out", uses("actions/checkout"))
+	if fmt.Sprint(checkout.With["fetch-depth"]) != "0" {
+		t.Errorf("checkout fetch-depth = %v, want 0: make diff needs the base branch", checkout.With["fetch-depth"])
+	}
+	if fmt.Sprint(checkout.With["persist-credentials"]) != "false" {
+		t.Errorf("checkout persist-credentials = %v, want false: the token must not stay in .git/config for the pull request's code", checkout.With["persist-credentials"])
+	}
+	_, goSetup := find(review, "sets up Go", uses("actions/setup-go"))
+	if goSetup.With["go-version-file"] != "go.mod" {
+		t.Errorf("setup-go go-version-file = %v, want go.mod", goSetup.With["go-version-file"])
+	}
+	_, nodeSetup := find(review, "sets up Node", uses("actions/setup-node"))
+	if v := fmt.Sprint(nodeSetup.With["node-version"]); v != "20" {
+		t.Errorf("setup-node node-version = %v, want 20", v)
+	}
+	iRegistry, _ := find(review, "installs docker-registry", runs("apt-get install -y -qq docker-registry"))
+	iDeps, _ := find(review, "runs make deps", runs("make deps"))
+	iTest, _ := find(review, "runs make test", runs("make test"))
+	iDiff, diff := find(review, "runs make diff", runs("make diff "))
+	if diff.Run != `make diff BASE="origin/$BASE_REF"` || diff.Env["BASE_REF"] != "${{ github.base_ref }}" {
+		t.Errorf("the diff step runs %q with BASE_REF=%q, want the base branch: make diff BASE=\"origin/$BASE_REF\", BASE_REF=${{ github.base_ref }}",
+			diff.Run, diff.Env["BASE_REF"])
+	}
+	if want := "${{ steps." + diff.ID + ".outcome }}"; diff.ID == "" || review.Outputs["diff-outcome"] != want {
+		t.Errorf("review outputs diff-outcome = %q, want %q", review.Outputs["diff-outcome"], want)
+	}
+	iSummary, summary := find(review, "writes the report to the job summary", runs(`cat cdk.out/diff.md >> "$GITHUB_STEP_SUMMARY"`))
+	iUpload, upload := find(review, "uploads the report", uses("actions/upload-artifact"))
+	if paths := fmt.Sprint(upload.With["path"]); !strings.Contains(paths, "cdk.out/diff-comment.md") || !strings.Contains(paths, "cdk.out/diff.md") {
+		t.Errorf("the uploaded report holds %q, want cdk.out/diff.md and cdk.out/diff-comment.md", paths)
+	}
+	order := []int{iCheckout, iRegistry, iDeps, iTest, iDiff, iSummary, iUpload}
+	if !sort.IntsAreSorted(order) {
+		t.Errorf("review steps out of order (checkout, registry, deps, test, diff, summary, upload): %v", order)
+	}
+	for _, s := range []workflowStep{diff, summary, upload} {
+		if !strings.Contains(s.If, "!cancelled()") {
+			t.Errorf("step %q does not run after a failed test (if: %q)", s.Name, s.If)
 		}
-		for _, s := range []workflowStep{diff, job.Steps[max(iSummary, 0)], comment} {
-			if !strings.Contains(s.If, "!cancelled()") {
-				t.Errorf("step %q does not run after a failed test (if: %q)", s.Name, s.If)
-			}
+	}
+
+	// comment: runs nothing of the pull request; the only job that may write.
+	if want := map[string]string{"pull-requests": "write"}; !equalMaps(comment.Permissions, want) {
+		t.Errorf("comment job permissions = %v, want exactly %v", comment.Permissions, want)
+	}
+	if fmt.Sprint(comment.Needs) != "review" {
+		t.Errorf("comment job needs %v, want review", comment.Needs)
+	}
+	if !strings.Contains(comment.If, "!cancelled()") || !strings.Contains(comment.If, "github.event.pull_request.head.repo.full_name == github.repository") {
+		t.Errorf("comment job if = %q, want it to run after a failed review, for same-repository pull requests", comment.If)
+	}
+	for _, s := range comment.Steps {
+		if s.Run != "" || !(uses("actions/download-artifact")(s) || uses("actions/github-script")(s)) {
+			t.Errorf("comment job step %q runs %q%q: it may only download the report and post it", s.Name, s.Run, s.Uses)
 		}
+	}
+	_, download := find(comment, "downloads the report", uses("actions/download-artifact"))
+	if download.With["name"] != upload.With["name"] || download.With["name"] == nil {
+		t.Errorf("the comment job downloads artifact %v, the review uploads %v", download.With["name"], upload.With["name"])
+	}
+	_, post := find(comment, "posts the comment", uses("actions/github-script"))
+	script, _ := post.With["script"].(string)
+	reportFile := fmt.Sprintf("'%v/diff-comment.md'", download.With["path"])
+	for _, want := range []string{"'" + diffMarker(t) + "'", reportFile, "updateComment", "createComment",
+		"c.user.login === 'github-actions[bot]'", "process.env.DIFF_OUTCOME"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the comment script does not use %s", want)
+		}
+	}
+	if post.Env["DIFF_OUTCOME"] != "${{ needs.review.outputs.diff-outcome }}" {
+		t.Errorf("DIFF_OUTCOME = %q, want the review job's diff-outcome", post.Env["DIFF_OUTCOME"])
 	}
 
 	// Every `make TARGET` of the workflow is a Makefile target, and make diff passes
@@ -151,8 +213,55 @@ func TestPullRequestWorkflow(t *testing.T) {
 		if err != nil {
 			t.Errorf("make -n %s: %v\n%s", m[1], err, out)
 		}
-		if m[1] == "diff" && !strings.Contains(string(out), "./cmd/cdkdiff -base 'origin/feature' -out cdk.out") {
+		if m[1] == "diff" && !strings.Contains(string(out), `./cmd/cdkdiff -base "$BASE" -out cdk.out`) {
 			t.Errorf("make diff does not run cmd/cdkdiff with BASE into cdk.out:\n%s", out)
+		}
+	}
+}
+
+// TestMakeDiffBaseIsData runs `make diff` with values of BASE that would run a
+// command if make or the shell read them as code, with a stand-in `go` that records
+// its arguments: each must reach cmd/cdkdiff as one argument, exactly as given, and
+// nothing else may run.
+func TestMakeDiffBaseIsData(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	argsFile := filepath.Join(dir, "args")
+	stub := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done > \"$STUB_ARGS\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pwned := filepath.Join(dir, "pwned")
+	for _, base := range []string{
+		"origin/main",
+		"x'; touch " + pwned + "; echo '",
+		`x"; touch ` + pwned + `; echo "`,
+		"$(shell touch " + pwned + ")",
+		"$$(touch " + pwned + ")",
+		"`touch " + pwned + "`",
+		"x; touch " + pwned,
+	} {
+		os.Remove(argsFile)
+		cmd := exec.Command("make", "-s", "-o", "node_modules/.bin/cdk", "diff", "BASE="+base)
+		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "STUB_ARGS="+argsFile)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("make diff BASE=%q: %v\n%s", base, err, out)
+			continue
+		}
+		b, err := os.ReadFile(argsFile)
+		if err != nil {
+			t.Errorf("make diff BASE=%q did not run go: %v", base, err)
+			continue
+		}
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if want := []string{"run", "./cmd/cdkdiff", "-base", base, "-out", "cdk.out"}; !slices.Equal(args, want) {
+			t.Errorf("make diff BASE=%q ran go %q, want %q", base, args, want)
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Fatalf("make diff BASE=%q ran a command from BASE", base)
 		}
 	}
 }
@@ -452,11 +561,14 @@ func checkDescriptions(t *testing.T, s *synthesis) {
 	for i, st := range s.app.Stages {
 		names[*st.StackName()] = []string{"stage " + s.cfg.Stages[i].Name}
 	}
+	for _, st := range s.app.Regions {
+		names[*st.StackName()] = []string{"repositories", "region " + st.Region}
+	}
 	for name, tmpl := range s.templates {
 		got, _ := tmpl["Description"].(string)
 		words, ok := names[name]
 		if !ok {
-			t.Errorf("%s: neither a pipeline nor a stage stack", name)
+			t.Errorf("%s: neither a pipeline, a repository nor a stage stack", name)
 		}
 		for _, w := range append(words, "stagecoach: ", " "+s.cfg.App) {
 			if !strings.Contains(got, w) {

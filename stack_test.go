@@ -45,8 +45,9 @@ var goldenConfigs = []struct {
 	{"default", "stagecoach.yaml", nil},
 	{"monorepo", "testdata/configs/monorepo.yaml", nil},
 	// Ten services, four stages, three regions: a pipeline, a home-pulling stage in
-	// another region and a regional one stand for the other eleven stacks.
-	{"scale", "testdata/configs/scale.yaml", []string{"big-web-pipeline", "big-staging", "big-prod"}},
+	// another region, a regional one and its region's repositories stand for the
+	// other eleven stacks.
+	{"scale", "testdata/configs/scale.yaml", []string{"big-web-pipeline", "big-staging", "big-prod", "big-repositories-eu-west-1"}},
 }
 
 // synthesis is one config synthesized: its config and each stack's template.
@@ -54,7 +55,9 @@ type synthesis struct {
 	cfg       *config.Config
 	app       *stacks.App
 	raw       map[string][]byte         // stack name → template as written by the CDK
+	manifest  []byte                    // the cloud assembly's manifest.json
 	errors    []string                  // error annotations (cdk-nag findings among them)
+	warnings  []string                  // warning annotations, as "PATH: MESSAGE"
 	templates map[string]map[string]any // stack name → parsed template
 }
 
@@ -102,6 +105,11 @@ func synthesizeConfig(t *testing.T, path string, cfg *config.Config, validate bo
 		assembly = app.Synth(nil)
 	}()
 	s := &synthesis{cfg: cfg, app: defined, raw: map[string][]byte{}, templates: map[string]map[string]any{}}
+	manifest, err := os.ReadFile(filepath.Join(*assembly.Directory(), "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.manifest = manifest
 	for _, st := range *assembly.Stacks() {
 		name := *st.StackName()
 		b, err := os.ReadFile(filepath.Join(*assembly.Directory(), *st.TemplateFile()))
@@ -115,8 +123,11 @@ func synthesizeConfig(t *testing.T, path string, cfg *config.Config, validate bo
 		s.raw[name] = b
 		s.templates[name] = tmpl
 		for _, m := range *st.Messages() {
-			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+			switch m.Level {
+			case cxapi.SynthesisMessageLevel_ERROR:
 				s.errors = append(s.errors, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+			case cxapi.SynthesisMessageLevel_WARNING:
+				s.warnings = append(s.warnings, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
 			}
 		}
 	}
@@ -240,6 +251,11 @@ func (s *synthesis) region(stack string) string {
 	for _, st := range s.app.Pipelines {
 		if *st.StackName() == stack {
 			return *st.Region()
+		}
+	}
+	for _, st := range s.app.Regions {
+		if *st.StackName() == stack {
+			return st.Region
 		}
 	}
 	return ""

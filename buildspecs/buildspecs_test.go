@@ -45,10 +45,12 @@ func (s spec) commands() []string {
 
 // buildEnv and releaseEnv are the variables a buildspec may read: the contract's,
 // plus the ones CodeBuild and bash set. Our release.yml also reads what stagecoach
-// passes beyond the seed, and the two settings it documents for users.
+// passes beyond the seed, and the two settings it documents for users; our
+// build.yml the two optional Docker Hub build secrets it documents.
 var (
 	codebuildEnv = []string{"AWS_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION", "CODEBUILD_BUILD_SUCCEEDING", "SECONDS"}
 	buildEnv     = slices.Concat(contract.BuildVariables, []string{contract.DockerfilePath}, codebuildEnv)
+	ourBuild     = slices.Concat(buildEnv, []string{"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"})
 	releaseEnv   = slices.Concat(contract.ReleaseVariables, codebuildEnv)
 	ourRelease   = slices.Concat(releaseEnv,
 		[]string{contract.ImageDigest, contract.RegionalECREndpoint, contract.RegionalECRImageURL},
@@ -61,7 +63,7 @@ var cases = []struct {
 	allowed []string // variables the file may read besides its own locals
 	ours    bool     // held to our stricter rules, not only the contract's
 }{
-	{"build.yml", buildspecs.Build, buildEnv, true},
+	{"build.yml", buildspecs.Build, ourBuild, true},
 	{"release.yml", buildspecs.Release, ourRelease, true},
 	{"seed-build.yml", buildspecs.SeedBuild, buildEnv, false},
 	{"seed-release.yml", buildspecs.SeedRelease, releaseEnv, false},
@@ -255,7 +257,7 @@ func TestCommandsParse(t *testing.T) {
 // registry-side retag; docker only runs to copy the image to a regional
 // repository.
 func TestReleaseMovesNoLayersInItsRegion(t *testing.T) {
-	const regional = `if [ -n "$` + contract.RegionalECRImageURL + `" ]; then`
+	const regional = `if [ -n "$` + contract.RegionalECRImageURL + `" ]`
 	for _, c := range parse(t, "release.yml", buildspecs.Release).commands() {
 		if strings.Contains(c, "docker ") && !strings.HasPrefix(c, regional) {
 			t.Errorf("release.yml runs docker outside the regional copy:\n%s", c)

@@ -18,7 +18,9 @@ type Config struct {
 	// letters, digits and single hyphens. Required.
 	App string `yaml:"app"`
 	// Region is the home region: pipelines, build and release projects, ECR
-	// repositories and artifact buckets live there. Required.
+	// repositories and artifact buckets live there. It must be a region where
+	// CodeConnections is offered, which the pipelines' source action needs.
+	// Required.
 	Region string `yaml:"region"`
 	// Source is the Git repository and branch every pipeline watches. Required.
 	Source Source `yaml:"source"`
@@ -28,6 +30,11 @@ type Config struct {
 	// Services lists the container services built from the repository. Required,
 	// at least one.
 	Services []Service `yaml:"services"`
+	// ExtraRegions lists region codes newer than stagecoach's list of AWS regions,
+	// so region and stages[].region may name them; a home region listed here is
+	// taken to offer CodeConnections too. Check the code in the AWS console first:
+	// the list exists to catch typos such as us-east-9. Default: none.
+	ExtraRegions []string `yaml:"extraRegions,omitempty"`
 }
 
 // Source is the repository the pipelines build from.
@@ -66,8 +73,12 @@ type Stage struct {
 	Images string `yaml:"images,omitempty"`
 	// Certificate is the ARN of an ACM certificate in the stage's region. With it
 	// the load balancer serves HTTPS on 443 and redirects HTTP on 80 to it.
-	// Default: HTTP on 80 only.
+	// Default: HTTP on 80 only (synth warns about a stage with approval).
 	Certificate string `yaml:"certificate,omitempty"`
+	// DeletionProtection turns on the load balancer's deletion protection: deleting
+	// the stage's stack (cdk destroy) then fails until it is set to false and
+	// deployed. Default: true for a stage with approval, false otherwise.
+	DeletionProtection *bool `yaml:"deletionProtection,omitempty"`
 }
 
 // Service is one container image built from the repository and run in every stage.
@@ -105,8 +116,20 @@ type Service struct {
 	// Secrets are runtime variables read at task start from Secrets Manager (a
 	// secret ARN, optionally with :json-key:version-stage:version-id) or SSM
 	// Parameter Store (a parameter name starting with "/", or its ARN), for
-	// every stage. Default: none.
+	// every stage unless secretStages limits one. A parameter name is read in the
+	// region each stage runs in, so it must exist there; name another region's
+	// parameter by its ARN. Default: none.
 	Secrets map[string]string `yaml:"secrets,omitempty"`
+	// SecretStages limits secrets to stages: a secret name from secrets, mapped
+	// to the stages whose tasks get it, e.g. DB_PASSWORD: [prod]. Only those
+	// stages' tasks may read it. Default: every secret reaches every stage.
+	SecretStages map[string][]string `yaml:"secretStages,omitempty"`
+	// SecretKeys are the ARNs of customer managed KMS keys that encrypt this
+	// service's secrets. Each gets kms:Decrypt, only through Secrets Manager or SSM
+	// in the key's region, for the task execution role of every stage that reads
+	// a secret and for the build when it has secrets. Not needed for the AWS
+	// managed keys. Default: none.
+	SecretKeys []string `yaml:"secretKeys,omitempty"`
 	// Build configures the build project that runs build.yml once per push.
 	// Default: the built-in build.yml, no variables.
 	Build Build `yaml:"build,omitempty"`
@@ -178,7 +201,10 @@ type Build struct {
 	// Env are build environment variables. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
 	// Secrets are build variables read from Secrets Manager or SSM Parameter
-	// Store, written as in the service's secrets. Default: none.
+	// Store, written as in the service's secrets; builds read parameters in the
+	// home region, so a parameter ARN must name one there. The default build.yml
+	// logs in to Docker Hub when
+	// DOCKERHUB_USERNAME and DOCKERHUB_TOKEN are set here. Default: none.
 	Secrets map[string]string `yaml:"secrets,omitempty"`
 }
 
@@ -196,7 +222,8 @@ type Release struct {
 type StageOverride struct {
 	// Env adds or replaces runtime variables in this stage. Default: none.
 	Env map[string]string `yaml:"env,omitempty"`
-	// Secrets adds or replaces runtime secrets in this stage. Default: none.
+	// Secrets adds or replaces runtime secrets in this stage only; a parameter
+	// name is read in the stage's region. Default: none.
 	Secrets map[string]string `yaml:"secrets,omitempty"`
 	// Scale replaces the service's scaling in this stage; keys left out keep the
 	// service's values. Default: the service's scale.

@@ -18,6 +18,11 @@ func (c *Config) ApplyDefaults() {
 		if c.Stages[i].Images == "" {
 			c.Stages[i].Images = DefaultImages
 		}
+		if c.Stages[i].DeletionProtection == nil {
+			// A stage worth an approval is worth a second step before deletion.
+			on := c.Stages[i].Approval
+			c.Stages[i].DeletionProtection = &on
+		}
 	}
 	for i := range c.Services {
 		s := &c.Services[i]

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/stagecoach/stagecoach/contract"
+import (
+	"slices"
+
+	"github.com/stagecoach/stagecoach/contract"
+)
 
 // Default values applied by Load where the file leaves a field out.
 const (
@@ -66,6 +70,8 @@ type Deployment struct {
 	// Scale is the autoscaling range and target.
 	Scale Scale
 	// Env and Secrets are the runtime variables, overrides merged in (fresh maps).
+	// Secrets holds the service's secrets that secretStages lets this stage read,
+	// and the stage's own.
 	Env, Secrets map[string]string
 }
 
@@ -81,7 +87,12 @@ func (c *Config) Deployment(s, i int) Deployment {
 		CPU:     svc.CPU,
 		Memory:  svc.Memory,
 		Env:     merge(svc.Env, nil),
-		Secrets: merge(svc.Secrets, nil),
+		Secrets: map[string]string{},
+	}
+	for name, ref := range svc.Secrets {
+		if stages, scoped := svc.SecretStages[name]; !scoped || slices.Contains(stages, st.Name) {
+			d.Secrets[name] = ref
+		}
 	}
 	if svc.Scale != nil {
 		d.Scale = *svc.Scale

@@ -13,7 +13,8 @@ func TestDeployment(t *testing.T) {
     memory: 1024
     scale: {min: 2, max: 4, cpuTarget: 60}
     env: {A: service, B: service}
-    secrets: {S: /acme/s}
+    secrets: {S: /acme/s, DB: /acme/db}
+    secretStages: {DB: [staging, prod]}
     stages:
       prod:
         env: {B: prod, C: prod}
@@ -24,31 +25,32 @@ func TestDeployment(t *testing.T) {
       staging:
         memory: 2048
 `
-	src = strings.Replace(src, "  - name: dev\n", "  - name: dev\n  - name: staging\n  - name: prod\n    region: eu-west-1\n", 1)
+	src = strings.Replace(src, "  - name: dev\n", "  - name: dev\n  - name: staging\n  - name: prod\n    approval: true\n    region: eu-west-1\n", 1)
 	c, err := Parse(yml(src), "stagecoach.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := &c.Services[0]
+	on, off := true, false
 	tests := []struct {
 		stage int
 		want  Deployment
 	}{
 		{0, Deployment{
-			Service: svc, Stage: Stage{Name: "dev", Region: "us-east-1", Images: "regional"}, Region: "us-east-1",
+			Service: svc, Stage: Stage{Name: "dev", Region: "us-east-1", Images: "regional", DeletionProtection: &off}, Region: "us-east-1",
 			CPU: 512, Memory: 1024, Scale: Scale{Min: 2, Max: 4, CPUTarget: 60},
 			Env: map[string]string{"A": "service", "B": "service"}, Secrets: map[string]string{"S": "/acme/s"},
 		}},
 		{1, Deployment{
-			Service: svc, Stage: Stage{Name: "staging", Region: "us-east-1", Images: "regional"}, Region: "us-east-1",
+			Service: svc, Stage: Stage{Name: "staging", Region: "us-east-1", Images: "regional", DeletionProtection: &off}, Region: "us-east-1",
 			CPU: 512, Memory: 2048, Scale: Scale{Min: 2, Max: 4, CPUTarget: 60},
-			Env: map[string]string{"A": "service", "B": "service"}, Secrets: map[string]string{"S": "/acme/s"},
+			Env: map[string]string{"A": "service", "B": "service"}, Secrets: map[string]string{"S": "/acme/s", "DB": "/acme/db"},
 		}},
 		{2, Deployment{
-			Service: svc, Stage: Stage{Name: "prod", Region: "eu-west-1", Images: "regional"}, Region: "eu-west-1",
+			Service: svc, Stage: Stage{Name: "prod", Approval: true, Region: "eu-west-1", Images: "regional", DeletionProtection: &on}, Region: "eu-west-1",
 			CPU: 1024, Memory: 2048, Scale: Scale{Min: 2, Max: 8, CPUTarget: 60},
 			Env:     map[string]string{"A": "service", "B": "prod", "C": "prod"},
-			Secrets: map[string]string{"S": "/acme/s", "T": "/acme/t"},
+			Secrets: map[string]string{"S": "/acme/s", "DB": "/acme/db", "T": "/acme/t"},
 		}},
 	}
 	for _, tc := range tests {
@@ -62,7 +64,7 @@ func TestDeployment(t *testing.T) {
 	d := c.Deployment(0, 2)
 	d.Env["A"] = "changed"
 	d.Secrets["X"] = "/x"
-	if svc.Env["A"] != "service" || svc.Stages["prod"].Env["A"] != "" || len(svc.Secrets) != 1 {
+	if svc.Env["A"] != "service" || svc.Stages["prod"].Env["A"] != "" || len(svc.Secrets) != 2 {
 		t.Error("changing a Deployment's maps changed the config")
 	}
 

@@ -66,6 +66,7 @@ func TestLoadFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	const acct = "012345678901"
+	on, off := true, false
 	want := &Config{
 		App:    "acme",
 		Region: "us-east-1",
@@ -76,11 +77,12 @@ func TestLoadFull(t *testing.T) {
 			Connection: "arn:aws:codeconnections:us-east-1:" + acct + ":connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
 		},
 		Stages: []Stage{
-			{Name: "dev", Region: "us-east-1", Images: "regional"},
-			{Name: "staging", Region: "us-east-1", Images: "regional"},
-			{Name: "prod", Approval: true, Region: "eu-west-1", Images: "home",
+			{Name: "dev", Region: "us-east-1", Images: "regional", DeletionProtection: &off},
+			{Name: "staging", Region: "us-east-1", Images: "regional", DeletionProtection: &on},
+			{Name: "prod", Approval: true, Region: "eu-west-1", Images: "home", DeletionProtection: &on,
 				Certificate: "arn:aws:acm:eu-west-1:" + acct + ":certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"},
 		},
+		ExtraRegions: []string{"ap-southeast-9"},
 		Services: []Service{
 			{
 				Name:        "web",
@@ -98,6 +100,8 @@ func TestLoadFull(t *testing.T) {
 					"DB_PASSWORD": "arn:aws:secretsmanager:us-east-1:" + acct + ":secret:db-AbCdEf:password::",
 					"API_TOKEN":   "/acme/web/api-token",
 				},
+				SecretStages: map[string][]string{"DB_PASSWORD": {"staging", "prod"}},
+				SecretKeys:   []string{"arn:aws:kms:us-east-1:" + acct + ":key/1a2b3c4d-5e6f-7890-abcd-ef0123456789"},
 				Build: Build{
 					Buildspec: "web/build.yml",
 					Env:       map[string]string{"NPM_CONFIG_LOGLEVEL": "warn"},
@@ -238,12 +242,13 @@ services:
 `
 
 func TestDefaults(t *testing.T) {
+	off := false
 	defaulted := func(mod func(c *Config)) *Config {
 		c := &Config{
 			App:    "acme",
 			Region: "us-east-1",
 			Source: Source{Provider: "GitHub", Repository: "acme/shop", Branch: "main"},
-			Stages: []Stage{{Name: "dev", Region: "us-east-1", Images: "regional"}},
+			Stages: []Stage{{Name: "dev", Region: "us-east-1", Images: "regional", DeletionProtection: &off}},
 			Services: []Service{{
 				Name: "web", Port: 8000, HealthCheck: "/ping", CPU: 256, Memory: 512,
 				Scale:   &Scale{Min: 1, Max: 2, CPUTarget: 70},
@@ -270,7 +275,7 @@ func TestDefaults(t *testing.T) {
 			"stage region defaults to the home region, an explicit one stays",
 			strings.Replace(minimal, "  - name: dev\n", "  - name: dev\n  - name: prod\n    region: eu-west-1\n", 1),
 			defaulted(func(c *Config) {
-				c.Stages = append(c.Stages, Stage{Name: "prod", Region: "eu-west-1", Images: "regional"})
+				c.Stages = append(c.Stages, Stage{Name: "prod", Region: "eu-west-1", Images: "regional", DeletionProtection: &off})
 			}),
 		},
 		{
@@ -534,7 +539,7 @@ func TestParseShape(t *testing.T) {
 		{
 			name: "not a mapping at all",
 			yaml: "- app: acme\n",
-			want: []want{{"", "must be a mapping of keys (app, region, source, stages, services), not a list", 1}},
+			want: []want{{"", "must be a mapping of keys (app, region, source, stages, services, extraRegions), not a list", 1}},
 		},
 		{
 			name:  "merge key",

@@ -53,8 +53,9 @@ var (
 	// only the validator refuses).
 	repositorySchema = `^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$`
 	// branchSchema refuses the characters git refuses in a branch name (its
-	// rules about "..", "@{" and slashes only the validator applies).
-	branchSchema = `^[^\x00-\x20~^:?*\[\\\x7f]+$`
+	// rules about "..", "@{" and slashes only the validator applies), and the
+	// braces CodePipeline's trigger would read as a glob.
+	branchSchema = `^[^\x00-\x20~^:?*\[\\\x7f{}]+$`
 	// healthCheckSchema is a path without spaces or control characters.
 	healthCheckSchema = `^/[^\x00-\x20\x7f]*$`
 	// globSchema is a non-empty glob relative to the repository root.
@@ -75,7 +76,7 @@ func secretSchema() string {
 func Rules() map[string]Rule {
 	name := func(maxLen int) Rule { return Rule{Pattern: nameRe.String(), MaxLength: maxLen} }
 	region := Rule{Pattern: regionRe.String()}
-	varNames := &Rule{Pattern: envNameRe.String(), Not: contract.Reserved(), NotPrefixes: contract.ReservedPrefixes}
+	varNames := &Rule{Pattern: envNameRe.String(), Not: append(contract.Reserved(), contract.NeverSet...), NotPrefixes: contract.ReservedPrefixes}
 	env := Rule{Names: varNames}
 	secrets := Rule{Names: varNames, Values: &Rule{Pattern: secretSchema()}}
 	repoFile := Rule{Pattern: repoFileSchema}
@@ -88,10 +89,11 @@ func Rules() map[string]Rule {
 	// size only the validator checks.
 	memory := Rule{Min: fargate[256][0], Max: slices.Max(fargate[16384]), MultipleOf: 512}
 	return map[string]Rule{
-		"Config.App":      name(MaxAppName),
-		"Config.Region":   region,
-		"Config.Stages":   {MinItems: 1, MaxItems: MaxStages},
-		"Config.Services": {MinItems: 1, MaxItems: MaxServices},
+		"Config.App":          name(MaxAppName),
+		"Config.Region":       region,
+		"Config.Stages":       {MinItems: 1, MaxItems: MaxStages},
+		"Config.Services":     {MinItems: 1, MaxItems: MaxServices},
+		"Config.ExtraRegions": {Items: &region},
 
 		"Source.Provider":   {Enum: []any{Providers[0], Providers[1], Providers[2]}, Default: DefaultProvider},
 		"Source.Repository": {Pattern: repositorySchema},
@@ -104,16 +106,18 @@ func Rules() map[string]Rule {
 		"Stage.Images":      {Enum: []any{ImagesRegional, ImagesHome}, Default: DefaultImages},
 		"Stage.Certificate": {Pattern: certificateRe.String()},
 
-		"Service.Name":        name(MaxServiceName),
-		"Service.Dockerfile":  repoFile,
-		"Service.Paths":       {MaxItems: MaxPaths, Items: &Rule{Pattern: globSchema, MaxLength: 255}},
-		"Service.Port":        {Min: 1, Max: 65535, Default: DefaultPort},
-		"Service.HealthCheck": {Pattern: healthCheckSchema, MaxLength: 1024, Default: DefaultHealthCheck},
-		"Service.CPU":         {Enum: cpu.Enum, Default: DefaultCPU},
-		"Service.Memory":      {Min: memory.Min, Max: memory.Max, MultipleOf: memory.MultipleOf, Default: DefaultMemory},
-		"Service.Env":         env,
-		"Service.Secrets":     secrets,
-		"Service.Stages":      {Names: &Rule{Pattern: nameRe.String(), MaxLength: MaxStageName}},
+		"Service.Name":         name(MaxServiceName),
+		"Service.Dockerfile":   repoFile,
+		"Service.Paths":        {MaxItems: MaxPaths, Items: &Rule{Pattern: globSchema, MaxLength: 255}},
+		"Service.Port":         {Min: 1, Max: 65535, Default: DefaultPort},
+		"Service.HealthCheck":  {Pattern: healthCheckSchema, MaxLength: 1024, Default: DefaultHealthCheck},
+		"Service.CPU":          {Enum: cpu.Enum, Default: DefaultCPU},
+		"Service.Memory":       {Min: memory.Min, Max: memory.Max, MultipleOf: memory.MultipleOf, Default: DefaultMemory},
+		"Service.Env":          env,
+		"Service.Secrets":      secrets,
+		"Service.SecretStages": {Names: varNames, Values: &Rule{MinItems: 1, Items: &Rule{Pattern: nameRe.String(), MaxLength: MaxStageName}}},
+		"Service.SecretKeys":   {Items: &Rule{Pattern: kmsKeyRe.String()}},
+		"Service.Stages":       {Names: &Rule{Pattern: nameRe.String(), MaxLength: MaxStageName}},
 
 		"Route.Paths":    {MaxItems: MaxRouteValues, Items: &Rule{Pattern: albPathRe.String(), MaxLength: 128}},
 		"Route.Hosts":    {MaxItems: MaxRouteValues, Items: &Rule{Pattern: albHostRe.String(), MaxLength: 128}},

@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/imagetags"
 	"github.com/stagecoach/stagecoach/names"
 )
 
@@ -161,7 +162,9 @@ func (v *validator) addf(p keyPath, format string, args ...any) {
 func (c *Config) validate(explicitPriority []bool) []problem {
 	v := &validator{c: c}
 	v.checkName(keyPath{"app"}, c.App, MaxAppName, "app", "acme")
+	v.checkExtraRegions()
 	v.checkRegion(keyPath{"region"}, c.Region, true)
+	v.checkHomeRegion()
 	v.checkSource()
 	if v.tooMany() {
 		// Some checks below compare every stage with every service; report the
@@ -169,6 +172,7 @@ func (c *Config) validate(explicitPriority []bool) []problem {
 		return v.problems
 	}
 	v.checkStages()
+	v.checkLoadBalancerNames()
 	v.checkServices()
 	v.checkDerivedNames()
 	v.checkRoutes(explicitPriority)
@@ -179,6 +183,7 @@ var (
 	nameRe        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	regionRe      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
 	certificateRe = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+	kmsKeyRe      = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$`)
 	connectionRe  = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$`)
 	repoPartRe    = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	envNameRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -245,6 +250,52 @@ func (v *validator) checkRegion(p keyPath, region string, required bool) {
 		v.addf(p, "required; name the AWS region the pipelines run in, e.g. us-east-1")
 	case region != "" && !regionRe.MatchString(region):
 		v.addf(p, "%q is not an AWS region; write a region code such as us-east-1, eu-west-1 or us-gov-west-1", region)
+	case region != "" && !v.c.knownRegion(region):
+		v.addf(p, "%q is not an AWS region stagecoach knows%s; check the code in the AWS console, or, if AWS opened this region after this version of stagecoach, list it under extraRegions", region, suggest(region, KnownRegions))
+	}
+}
+
+// checkHomeRegion refuses a home region where CodePipeline cannot use a connection:
+// the pipelines' source action calls CodeConnections in the home region.
+func (v *validator) checkHomeRegion() {
+	c := v.c
+	if !regionRe.MatchString(c.Region) || !slices.Contains(KnownRegions, c.Region) ||
+		slices.Contains(ConnectionRegions, c.Region) || slices.Contains(c.ExtraRegions, c.Region) {
+		return // reported by checkRegion, fine, or vouched for in extraRegions
+	}
+	v.addf(keyPath{"region"}, "CodeConnections is not offered in %s, and the pipelines' source action needs it in the home region; "+
+		"pick a home region from %s (stages can still run in %s), or, if AWS now offers it there, list %s under extraRegions",
+		c.Region, strings.Join(ConnectionRegions, ", "), c.Region, c.Region)
+}
+
+// checkExtraRegions checks the region codes the config adds to KnownRegions.
+func (v *validator) checkExtraRegions() {
+	for i, r := range v.c.ExtraRegions {
+		p := keyPath{"extraRegions", i}
+		switch {
+		case !regionRe.MatchString(r):
+			v.addf(p, "%q is not a region code; write it as AWS does, e.g. ap-southeast-8", r)
+		case slices.Contains(KnownRegions, r) && !slices.Contains(ConnectionRegions, r) && r == v.c.Region:
+			// Vouches that CodeConnections now reaches the known home region.
+		case slices.Contains(KnownRegions, r):
+			v.addf(p, "%q is already a region stagecoach knows; remove it from extraRegions", r)
+		}
+	}
+}
+
+// checkLoadBalancerNames refuses an app whose stage load balancer names would start
+// with "internal-", which Elastic Load Balancing reserves (CreateLoadBalancer: a name
+// "must not begin with internal-"). Reported once, at app.
+func (v *validator) checkLoadBalancerNames() {
+	c := v.c
+	if !nameRe.MatchString(c.App) {
+		return
+	}
+	for _, st := range c.Stages {
+		if lb := names.LoadBalancer(c.App, st.Name); strings.HasPrefix(lb, "internal-") {
+			v.addf(keyPath{"app"}, "%q would name the load balancer of stage %s %q, but load balancer names may not start with \"internal-\"; rename the app, e.g. %q", c.App, st.Name, lb, "my-"+c.App)
+			return
+		}
 	}
 }
 
@@ -260,6 +311,12 @@ func (v *validator) checkSource() {
 		return !repoPartRe.MatchString(s) || s == "." || s == ".."
 	}) {
 		v.addf(p.at("repository"), "%q is not a repository; write owner/name as in the repository's URL, e.g. acme/shop (GitLab subgroups: group/subgroup/name)", src.Repository)
+	}
+	if strings.ContainsAny(src.Branch, "{}") && badBranch(src.Branch) == "" {
+		// Git allows braces, but the pipeline trigger reads the branch as a glob
+		// pattern, where {a,b} means "a or b" ("Working with glob patterns in
+		// syntax", CodePipeline User Guide).
+		v.addf(p.at("branch"), "%q contains { or }, which the pipeline's trigger reads as a glob pattern ({a,b} matches a or b), so pushes to this branch might not start the pipelines and pushes to others might; rename the branch without braces", src.Branch)
 	}
 	if why := badBranch(src.Branch); why != "" {
 		v.addf(p.at("branch"), "%q is not a valid branch name: %s; write the branch as git shows it, e.g. main", src.Branch, why)
@@ -283,6 +340,7 @@ func badBranch(b string) string {
 		return `it contains "@{"`
 	case strings.ContainsFunc(b, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune(`~^:?*[\`, r) }):
 		return `it contains a space, a control character or one of ~^:?*[\`
+
 	case strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") || strings.Contains(b, "//"):
 		return `it has an empty part between slashes`
 	case strings.HasSuffix(b, ".") || strings.HasSuffix(b, ".lock") || b == "@":
@@ -325,6 +383,24 @@ func (v *validator) checkStages() {
 			v.addf(p.at("images"), "%q is not a choice; use %q (a copy in the stage's region) or %q (the home repository)", st.Images, ImagesRegional, ImagesHome)
 		}
 	}
+	v.checkLifecycleRules()
+}
+
+// checkLifecycleRules refuses stage names whose images ECR's lifecycle policy could
+// not protect: every stage tag and rollback tag needs a rule of its own, or a
+// wildcard shared with other stage names that no commit tag can match (a character
+// outside a-f in common), and a policy takes 50 rules (see package imagetags).
+func (v *validator) checkLifecycleRules() {
+	var stages []string
+	for _, st := range v.c.Stages {
+		if !nameRe.MatchString(st.Name) {
+			return // reported above
+		}
+		stages = append(stages, st.Name)
+	}
+	if _, ok := imagetags.Cover(imagetags.Moving(stages), imagetags.MaxLifecycleProtections); !ok {
+		v.addf(keyPath{"stages"}, "ECR's lifecycle policy (at most 50 rules) cannot keep the images of these %d stages, whose names have too few letters beyond a-f in common; use fewer stages, or names that share a letter such as a common prefix (e.g. prod-us, prod-eu)", len(stages))
+	}
 }
 
 func (v *validator) checkServices() {
@@ -361,8 +437,11 @@ func (v *validator) checkServices() {
 			v.checkScale(p.at("scale"), *s.Scale, nil)
 		}
 		v.checkVars(p, s.Env, s.Secrets)
+		v.checkSecretStages(p, s)
+		v.checkSecretKeys(p, s)
 		v.checkRepoFile(p.at("build", "buildspec"), s.Build.Buildspec, "build.yml")
 		v.checkVars(p.at("build"), s.Build.Env, s.Build.Secrets)
+		v.checkBuildParameterRegions(p.at("build", "secrets"), s.Build.Secrets)
 		v.checkRepoFile(p.at("release", "buildspec"), s.Release.Buildspec, "release.yml")
 		v.checkVars(p.at("release"), s.Release.Env, nil)
 		v.checkOverrides(i, cpuOK)
@@ -503,6 +582,8 @@ func (v *validator) checkVarName(p keyPath, name string) {
 	switch {
 	case !envNameRe.MatchString(name):
 		v.addf(p, "not a valid variable name: use letters, digits and _, not starting with a digit")
+	case slices.Contains(contract.NeverSet, name):
+		v.addf(p, "%s is never set: stagecoach's stages are ECS services, and a TinyStacks release.yml would take its Lambda path when it is set; remove it", name)
 	case slices.Contains(contract.Reserved(), name):
 		v.addf(p, "%s is set by stagecoach and cannot be overridden (the immutable variables are %s); rename your variable", name, strings.Join(contract.Reserved(), ", "))
 	case slices.ContainsFunc(contract.ReservedPrefixes, func(pfx string) bool { return strings.HasPrefix(name, pfx) }):
@@ -724,6 +805,68 @@ func (v *validator) checkRollout(p keyPath, r Rollout) {
 	for _, l := range rolloutLimits {
 		if n := l.get(r); n < l.min || n > l.max {
 			v.addf(p.at(l.key), "%d is out of range; use %d to %d", n, l.min, l.max)
+		}
+	}
+}
+
+// checkSecretStages checks that secretStages scopes secrets the service has to
+// stages the app has.
+func (v *validator) checkSecretStages(svc keyPath, s *Service) {
+	var stageNames []string
+	for _, st := range v.c.Stages {
+		stageNames = append(stageNames, st.Name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.SecretStages)) {
+		p := svc.at("secretStages", name)
+		if _, ok := s.Secrets[name]; !ok {
+			v.addf(p, "%s is not in %s; scope a secret the service has%s, or remove this entry", name, svc.at("secrets"), suggest(name, sortedKeys(s.Secrets)))
+			continue
+		}
+		stages := s.SecretStages[name]
+		if len(stages) == 0 {
+			v.addf(p, "lists no stage, so no task would get %s; list the stages that need it, or remove it from secrets", name)
+		}
+		for k, st := range stages {
+			if !slices.Contains(stageNames, st) {
+				v.addf(p.at(k), "there is no stage %q%s; list stages from: %s", st, suggest(st, stageNames), strings.Join(stageNames, ", "))
+			}
+		}
+	}
+}
+
+// checkSecretKeys checks the KMS keys a service's secrets are encrypted with.
+func (v *validator) checkSecretKeys(svc keyPath, s *Service) {
+	hasSecrets := len(s.Secrets) > 0 || len(s.Build.Secrets) > 0
+	for _, o := range s.Stages {
+		hasSecrets = hasSecrets || len(o.Secrets) > 0
+	}
+	for k, key := range s.SecretKeys {
+		p := svc.at("secretKeys", k)
+		switch {
+		case strings.Contains(key, ":alias/"):
+			v.addf(p, "%q is an alias; IAM matches kms:Decrypt against the key's ARN, so copy the key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) from the KMS console", key)
+		case !kmsKeyRe.MatchString(key):
+			v.addf(p, "%q is not a KMS key ARN; copy it (arn:aws:kms:REGION:ACCOUNT:key/ID) from the KMS console", key)
+		case !hasSecrets:
+			v.addf(p, "the service reads no secrets, so no role needs this key; remove secretKeys")
+		case slices.Index(s.SecretKeys, key) < k:
+			v.addf(p, "%q is listed twice; remove one", key)
+		}
+	}
+}
+
+// checkBuildParameterRegions refuses a build secret given as the ARN of an SSM
+// parameter outside the home region: CodeBuild takes a Parameter Store variable by
+// name ("specify the name of the parameter", EnvironmentVariable in the CodeBuild
+// API) and reads it in the build's region, which is the home region.
+func (v *validator) checkBuildParameterRegions(p keyPath, secrets map[string]string) {
+	for _, name := range sortedKeys(secrets) {
+		sec, err := ParseSecret(secrets[name])
+		if err != nil || sec.Kind != ParameterARN {
+			continue
+		}
+		if region := strings.Split(sec.ARN, ":")[3]; region != v.c.Region {
+			v.addf(p.at(name), "the parameter is in %s, but a build reads SSM parameters by name in the home region %s, so it would not find this one; copy the parameter to %s (and write its name), or store the value in Secrets Manager", region, v.c.Region, v.c.Region)
 		}
 	}
 }

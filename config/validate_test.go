@@ -51,11 +51,28 @@ func TestValidate(t *testing.T) {
 		{"region missing", func(c *Config) { c.Region = "" }, []want{{"region", "required; name the AWS region", 0}}},
 		{"region bad", func(c *Config) { c.Region = "us-east" }, []want{{"region", `"us-east" is not an AWS region`, 0}}},
 		{"region forms", func(c *Config) {
-			c.Region = "us-gov-west-1"
+			c.Region = "us-gov-east-1"
 			c.Stages[0].Region = "cn-north-1"
 			c.Stages[1].Region = "us-isob-east-1"
 		}, nil},
 		{"stage region bad", func(c *Config) { c.Stages[2].Region = "EU-WEST-1" }, []want{{"stages[2].region", `"EU-WEST-1" is not an AWS region`, 0}}},
+		{"region unknown", func(c *Config) { c.Stages[2].Region = "us-east-9" }, []want{{"stages[2].region", `"us-east-9" is not an AWS region stagecoach knows (did you mean "us-east-1"?)`, 0}}},
+		{"region newer than the list", func(c *Config) {
+			c.Region, c.Stages[2].Region = "ap-southeast-9", "ap-southeast-8"
+			c.ExtraRegions = []string{"ap-southeast-8", "ap-southeast-9"}
+		}, nil},
+		{"home region without connections", func(c *Config) { c.Region = "ap-east-1" }, []want{{"region", "CodeConnections is not offered in ap-east-1", 0}}},
+		{"home region without connections, vouched for", func(c *Config) {
+			c.Region = "ap-east-1"
+			c.ExtraRegions = []string{"ap-east-1"}
+		}, nil},
+		{"stage region without connections", func(c *Config) { c.Stages[2].Region = "ap-east-1" }, nil},
+
+		// load balancer names: exactly the apps whose "APP-STAGE" starts with internal-
+		{"app internal", func(c *Config) { c.App = "internal" }, []want{{"app", `"internal" would name the load balancer of stage dev "internal-dev"`, 0}}},
+		{"app internal-x", func(c *Config) { c.App = "internal-x" }, []want{{"app", `"internal-x" would name the load balancer of stage dev "internal-x-dev"`, 0}}},
+		{"app internalx", func(c *Config) { c.App = "internalx" }, nil},
+		{"app x-internal", func(c *Config) { c.App = "x-internal" }, nil},
 
 		// source
 		{"provider exact", func(c *Config) { c.Source.Provider = "gitlab" }, []want{{"source.provider", `"gitlab" is not a supported provider (did you mean "GitLab"?); use one of GitHub, GitLab, Bitbucket`, 0}}},
@@ -237,6 +254,21 @@ func TestValidate(t *testing.T) {
 			c.Services = append(c.Services, Service{Name: "admin", Route: &Route{Hosts: []string{"admin.example.com"}, Priority: 7}})
 			c.Services[1].Route.Priority = 7
 		}, []want{{"services[2].route.priority", `7 is also the priority of services[1] ("api"); listener rule priorities must be unique`, 0}}},
+
+		// stages whose images a lifecycle policy cannot keep: 48 names of hex
+		// characters need 48 rules of their own, and latest and the rollback tags more.
+		{"stages beyond the lifecycle rules", func(c *Config) {
+			c.Stages = nil
+			for i := 0; i < MaxStages; i++ {
+				c.Stages = append(c.Stages, Stage{Name: fmt.Sprintf("%c%x", 'a'+i%6, i)})
+			}
+		}, []want{{"stages", "ECR's lifecycle policy (at most 50 rules) cannot keep the images of these 48 stages", 0}}},
+		{"many stages sharing letters", func(c *Config) {
+			c.Stages = nil
+			for i := 0; i < MaxStages; i++ {
+				c.Stages = append(c.Stages, Stage{Name: fmt.Sprintf("stage%d", i)})
+			}
+		}, nil},
 
 		// derived names
 		{"stage stack is a pipeline stack", func(c *Config) { c.Stages[1].Name = "web-pipeline" }, []want{{"stages[1].name", `the stack of stage "web-pipeline" would be named "acme-web-pipeline", like the pipeline stack of service "web"; rename one of them`, 0}}},

@@ -40,7 +40,22 @@ const (
 	RegionalECRImageURL = "REGIONAL_ECR_IMAGE_URL"
 	// ImageDigest is the digest the pipeline execution built, when known.
 	ImageDigest = "IMAGE_DIGEST"
+	// TaskRoleARN is the ARN of the stage service's task role, which TinyStacks'
+	// later release.yml passes to register-task-definition.
+	TaskRoleARN = "TASK_ROLE_ARN"
 )
+
+// Variables TinyStacks set on serverless stages. stagecoach's stages are ECS services,
+// so they are never set: TinyStacks' later release.yml then takes its ECS path ("Not a
+// serverless stage"). A user may not set them either.
+const (
+	LambdaFunctionName = "LAMBDA_FUNCTION_NAME"
+	LambdaFunctionARN  = "LAMBDA_FUNCTION_ARN"
+)
+
+// NeverSet are the variables TinyStacks' buildspecs read that stagecoach leaves unset
+// on purpose, and refuses as user variables.
+var NeverSet = []string{LambdaFunctionName, LambdaFunctionARN}
 
 // BuildVariables are the variables set on every build, in the order they appear
 // in the template.
@@ -54,7 +69,7 @@ var ReleaseVariables = []string{S3Bucket, StageName, ECREndpoint, ECRImageURL, P
 func Reserved() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, list := range [][]string{BuildVariables, ReleaseVariables, {DockerfilePath, RegionalECREndpoint, RegionalECRImageURL, ImageDigest}} {
+	for _, list := range [][]string{BuildVariables, ReleaseVariables, {DockerfilePath, RegionalECREndpoint, RegionalECRImageURL, ImageDigest, TaskRoleARN}} {
 		for _, n := range list {
 			if !seen[n] {
 				seen[n] = true

@@ -1,23 +1,39 @@
 // stagecoach: the DesiredCount of a stage's ECS service (see handlers/doc.go).
 'use strict';
-exports.count = async (api, event) => {
-  const p = event.ResourceProperties;
+// count answers CloudFormation: the service's DesiredCount and its scalable target's
+// MinCapacity. Until the stage's tag exists both are 0, so no deploy waits on tasks
+// that cannot pull their image; a service already running keeps its count.
+exports.count = async (api, p, update) => {
   const min = Number(p.Min);
-  if (event.RequestType === 'Update') {
-    const current = await api.desiredCount(p.Cluster, p.Service);
-    if (current !== undefined) return current;
+  const s = update ? await api.service(p.Cluster, p.Service) : undefined;
+  if (!(await api.tagExists(p.RepositoryRegion, p.Repository, p.Tag))) {
+    if (s && s.runningCount > 0) return { DesiredCount: s.desiredCount, MinCapacity: min };
+    return { DesiredCount: 0, MinCapacity: 0 };
   }
-  // A new service: start it only if the stage's image has been released.
-  return (await api.tagExists(p.RepositoryRegion, p.Repository, p.Tag)) ? min : 0;
+  return { DesiredCount: s ? Math.max(s.desiredCount, min) : min, MinCapacity: min };
+};
+// start runs on each deployment of the service (an EventBridge rule): once the stage
+// has been released, a service still at 0 gets its minimum, which Application Auto
+// Scaling applies at once.
+exports.start = async (api, p) => {
+  const s = await api.service(p.Cluster, p.Service);
+  if (!s || s.desiredCount > 0) return 'running';
+  if (!(await api.tagExists(p.RepositoryRegion, p.Repository, p.Tag))) return 'not released';
+  await api.registerScalableTarget(p.Cluster, p.Service, Number(p.Min));
+  return `started at ${p.Min}`;
 };
 exports.run = async (api, event) => {
+  if (!event.RequestType) return console.log(await exports.start(api, event.Start));
+  const p = event.ResourceProperties;
   const res = {
     StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId,
-    PhysicalResourceId: `${event.ResourceProperties.Cluster}/${event.ResourceProperties.Service}`,
-    Status: 'SUCCESS', Data: {},
+    PhysicalResourceId: `${p.Cluster}/${p.Service}`, Status: 'SUCCESS', Data: {},
   };
   try {
-    if (event.RequestType !== 'Delete') res.Data.DesiredCount = String(await exports.count(api, event));
+    if (event.RequestType !== 'Delete') {
+      const c = await exports.count(api, p, event.RequestType === 'Update');
+      res.Data = { DesiredCount: String(c.DesiredCount), MinCapacity: String(c.MinCapacity) };
+    }
   } catch (e) {
     res.Status = 'FAILED';
     res.Reason = String(e.message || e).slice(0, 1000);
@@ -26,11 +42,11 @@ exports.run = async (api, event) => {
 };
 exports.handler = async (event) => {
   const ecs = require('@aws-sdk/client-ecs'), ecr = require('@aws-sdk/client-ecr');
+  const aas = require('@aws-sdk/client-application-auto-scaling');
   await exports.run({
-    desiredCount: async (cluster, service) => {
+    service: async (cluster, service) => {
       const r = await new ecs.ECSClient({}).send(new ecs.DescribeServicesCommand({ cluster, services: [service] }));
-      const s = (r.services || []).find((x) => x.status === 'ACTIVE');
-      return s ? s.desiredCount : undefined;
+      return (r.services || []).find((x) => x.status === 'ACTIVE');
     },
     tagExists: async (region, repositoryName, imageTag) => {
       try {
@@ -41,6 +57,9 @@ exports.handler = async (event) => {
         throw e;
       }
     },
+    registerScalableTarget: (cluster, service, MinCapacity) => new aas.ApplicationAutoScalingClient({}).send(new aas.RegisterScalableTargetCommand({
+      ServiceNamespace: 'ecs', ScalableDimension: 'ecs:service:DesiredCount', ResourceId: `service/${cluster}/${service}`, MinCapacity,
+    })),
     respond: (url, body) => new Promise((resolve, reject) => {
       const req = require('https').request(url, { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) } }, (r) => { r.resume(); r.on('end', resolve); });
       req.on('error', reject);

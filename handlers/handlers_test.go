@@ -32,7 +32,7 @@ func runNode(t *testing.T, source, script string) string {
 }
 
 func TestInlineSize(t *testing.T) {
-	for name, src := range map[string]string{"imagetags.js": ImageTags, "desiredcount.js": DesiredCount} {
+	for name, src := range map[string]string{"imagetags.js": ImageTags, "desiredcount.js": DesiredCount, "stagerecord.js": StageRecord, "tagguard.js": TagGuard} {
 		if len(src) > MaxInlineSize {
 			t.Errorf("%s has %d bytes; inline Lambda code is limited to %d", name, len(src), MaxInlineSize)
 		}
@@ -72,7 +72,7 @@ func TestImageTags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			params, _ := json.Marshal(map[string]any{"mode": tc.mode, "repository": "acme/web", "stages": []string{"dev", "prod"}, "before": tc.before})
+			params, _ := json.Marshal(map[string]any{"mode": tc.mode, "repository": "acme/web", "stages": []string{"dev", "prod"}, "before": tc.before, "records": "/stagecoach/acme/web"})
 			event, _ := json.Marshal(map[string]any{"CodePipeline.job": map[string]any{"id": "job-1", "data": map[string]any{
 				"actionConfiguration": map[string]any{"configuration": map[string]any{"UserParameters": string(params)}}}}})
 			tags, _ := json.Marshal(tc.tags)
@@ -81,6 +81,7 @@ const h = require('./handler.js');
 const seen = {};
 h.run({
   tags: async (repo) => { if (repo !== 'acme/web') throw new Error('wrong repo ' + repo); return `+string(tags)+`; },
+  getParam: async (name) => null,
   succeed: async (id, vars) => { if (id !== 'job-1') throw new Error('job'); seen.succeeded = vars; },
   fail: async (id, msg) => { seen.failed = msg; },
 }, `+string(event)+`).then(() => console.log(JSON.stringify(seen)));
@@ -111,16 +112,19 @@ func TestDesiredCount(t *testing.T) {
 	tests := []struct {
 		name      string
 		request   string
-		current   string // the service's desired count, "undefined" when it does not exist
+		current   string // the service as DescribeServices shows it, "undefined" when there is none
 		tagExists bool
-		want      string // DesiredCount in the response, "" for none
+		want      string // DesiredCount/MinCapacity in the response, "" for none
 		status    string
 	}{
-		{"create before the first release", "Create", "undefined", false, "0", "SUCCESS"},
-		{"create after a release", "Create", "undefined", true, "2", "SUCCESS"},
-		{"update keeps the autoscaled count", "Update", "5", true, "5", "SUCCESS"},
-		{"update keeps a count of zero", "Update", "0", false, "0", "SUCCESS"},
-		{"update of a service that is gone", "Update", "undefined", true, "2", "SUCCESS"},
+		{"create before the first release", "Create", "undefined", false, "0/0", "SUCCESS"},
+		{"create after a release", "Create", "undefined", true, "2/2", "SUCCESS"},
+		{"update keeps the autoscaled count", "Update", "{desiredCount: 5, runningCount: 5}", true, "5/2", "SUCCESS"},
+		{"update of a never released service at its minimum", "Update", "{desiredCount: 2, runningCount: 0}", false, "0/0", "SUCCESS"},
+		{"update keeps a count of zero before the first release", "Update", "{desiredCount: 0, runningCount: 0}", false, "0/0", "SUCCESS"},
+		{"update after the first release raises a count of zero", "Update", "{desiredCount: 0, runningCount: 0}", true, "2/2", "SUCCESS"},
+		{"update never stops running tasks whose tag vanished", "Update", "{desiredCount: 3, runningCount: 3}", false, "3/2", "SUCCESS"},
+		{"update of a service that is gone", "Update", "undefined", true, "2/2", "SUCCESS"},
 		{"delete", "Delete", "undefined", false, "", "SUCCESS"},
 		{"AWS error", "Create", "undefined", false, "", "FAILED"},
 	}
@@ -133,8 +137,9 @@ func TestDesiredCount(t *testing.T) {
 			out := runNode(t, DesiredCount, `
 const h = require('./handler.js');
 h.run({
-  desiredCount: async (cluster, service) => { if (cluster !== 'acme-dev' || service !== 'acme-dev-web') throw new Error('wrong service'); return `+tc.current+`; },
+  service: async (cluster, service) => { if (cluster !== 'acme-dev' || service !== 'acme-dev-web') throw new Error('wrong service'); return `+tc.current+`; },
   tagExists: `+tagExists+`,
+  registerScalableTarget: async () => { throw new Error('CloudFormation requests register nothing') },
   respond: async (url, body) => { if (url !== 'https://cfn.example/r') throw new Error('url'); console.log(body); },
 }, {RequestType: '`+tc.request+`', ResponseURL: 'https://cfn.example/r', StackId: 's', RequestId: 'r', LogicalResourceId: 'l',
     ResourceProperties: {Cluster: 'acme-dev', Service: 'acme-dev-web', Repository: 'acme/web', RepositoryRegion: 'us-east-1', Tag: 'dev', Min: '2'}});
@@ -146,11 +151,48 @@ h.run({
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatalf("%v: %s", err, out)
 			}
-			if got.Status != tc.status || got.Data["DesiredCount"] != tc.want || got.PhysicalResourceId != "acme-dev/acme-dev-web" {
-				t.Errorf("got %+v, want status %s count %q", got, tc.status, tc.want)
+			answer := ""
+			if got.Data["DesiredCount"] != "" || got.Data["MinCapacity"] != "" {
+				answer = got.Data["DesiredCount"] + "/" + got.Data["MinCapacity"]
 			}
-			if tc.status == "FAILED" && !strings.Contains(got.Reason, "AccessDenied") {
-				t.Errorf("reason %q does not say why", got.Reason)
+			if got.Status != tc.status || answer != tc.want || got.PhysicalResourceId != "acme-dev/acme-dev-web" {
+				t.Errorf("got %+v, want status %s count/min %q", got, tc.status, tc.want)
+			}
+		})
+	}
+}
+
+// TestDesiredCountStart: the deployment events of a service reach the same function,
+// which raises the scalable target's minimum of a service at 0 once its tag exists,
+// and leaves every other service alone.
+func TestDesiredCountStart(t *testing.T) {
+	tests := []struct {
+		name      string
+		current   string
+		tagExists bool
+		want      string // what the function registered, "" for nothing
+	}{
+		{"first release", "{desiredCount: 0, runningCount: 0}", true, "acme-dev/acme-dev-web min 2"},
+		{"a deployment before the first release", "{desiredCount: 0, runningCount: 0}", false, ""},
+		{"a running service", "{desiredCount: 3, runningCount: 3}", true, ""},
+		{"a service that is gone", "undefined", true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := runNode(t, DesiredCount, `
+const h = require('./handler.js');
+const seen = [];
+h.run({
+  service: async () => (`+tc.current+`),
+  tagExists: async (region, repo, tag) => { if (region !== 'us-east-1' || repo !== 'acme/web' || tag !== 'dev') throw new Error('wrong tag'); return `+map[bool]string{true: "true", false: "false"}[tc.tagExists]+`; },
+  registerScalableTarget: async (cluster, service, min) => { seen.push(cluster + '/' + service + ' min ' + min); },
+  respond: async () => { throw new Error('an event is not a CloudFormation request') },
+}, {Start: {Cluster: 'acme-dev', Service: 'acme-dev-web', Repository: 'acme/web', RepositoryRegion: 'us-east-1', Tag: 'dev', Min: 2}})
+  .then(() => console.log('REGISTERED [' + seen.join(',') + ']'));
+`)
+			got := out[strings.LastIndex(out, "REGISTERED ")+len("REGISTERED "):]
+			if got != "["+tc.want+"]" {
+				t.Errorf("registered %q, want %q (output %s)", got, tc.want, out)
 			}
 		})
 	}

@@ -26,6 +26,13 @@ func PipelineStack(app, service string) string { return app + "-" + service + "-
 // StageStack is the stack holding a stage's network, cluster, load balancer and services.
 func StageStack(app, stage string) string { return app + "-" + stage }
 
+// RegionStack is the stack holding the copies of every service's repository in a
+// region other than home. It belongs to no stage, so stages there can be added,
+// renamed or removed without touching the repositories. No stage or pipeline stack
+// can take its name: "repositories-" and a region are longer than any stage name, and
+// a pipeline stack's name ends in "-pipeline".
+func RegionStack(app, region string) string { return app + "-repositories-" + region }
+
 // Repository is the ECR repository of a service, in the home region and, with the same
 // name, in each other region a stage runs in.
 func Repository(app, service string) string { return app + "/" + service }
@@ -41,11 +48,34 @@ func ReleaseProject(app, service, stage string) string {
 	return app + "-" + service + "-release-" + stage
 }
 
+// StageRecords is the Parameter Store path under which a service's pipeline records,
+// per stage, the digest each stage was approved to run (StageRecords(...)+"/"+stage).
+// Records are written by the pipeline, not by CloudFormation, and outlive the stack.
+func StageRecords(app, service string) string {
+	return "/stagecoach/" + app + "/" + service + "/stages"
+}
+
 // Cluster is the ECS cluster of a stage.
 func Cluster(app, stage string) string { return app + "-" + stage }
 
 // Service is the ECS service of a service in a stage.
 func Service(app, stage, service string) string { return app + "-" + stage + "-" + service }
+
+// MaxRole is the length limit of an IAM role name.
+const MaxRole = 64
+
+// TaskRole is the task role of a service in a stage: what its containers run as, and
+// what TASK_ROLE_ARN names. IAM names are global to the account, so it is unique per
+// app, stage and service.
+func TaskRole(app, stage, service string) string {
+	return Fit(app+"-"+stage+"-"+service+"-task", MaxRole)
+}
+
+// ExecutionRole is the task execution role of a service in a stage: what ECS pulls the
+// image and writes logs with.
+func ExecutionRole(app, stage, service string) string {
+	return Fit(app+"-"+stage+"-"+service+"-execution", MaxRole)
+}
 
 // LogGroup receives a service's container logs in a stage.
 func LogGroup(app, stage, service string) string {

@@ -47,6 +47,7 @@ func TestNamesAtLimits(t *testing.T) {
 		{"connection", Connection(app, service), MaxConnection},
 		{"pipeline stack", PipelineStack(app, service), MaxStack},
 		{"stage stack", StageStack(app, stage), MaxStack},
+		{"region stack", RegionStack(app, "ap-southeast-2"), MaxStack},
 		{"build project", BuildProject(app, service), 255},
 		{"release project", ReleaseProject(app, service, stage), 255},
 		{"pipeline", Pipeline(app, service), 100},
@@ -54,6 +55,11 @@ func TestNamesAtLimits(t *testing.T) {
 		{"service", Service(app, stage, service), 255},
 		{"repository", Repository(app, service), 256},
 		{"log group", LogGroup(app, stage, service), 512},
+		{"task role", TaskRole(app, stage, service), MaxRole},
+		{"execution role", ExecutionRole(app, stage, service), MaxRole},
+	}
+	if TaskRole(app, stage, service) == ExecutionRole(app, stage, service) {
+		t.Error("the task role and the execution role share a name")
 	}
 	for _, c := range checks {
 		if len(c.got) > c.max {

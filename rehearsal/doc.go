@@ -18,11 +18,18 @@
 //     the registries (put-image stores the manifest it is given, immutable tags
 //     stay put), ECS resolves a deployment's image tag to a digest when it creates
 //     the deployment, and rollouts are scripted: deployments roll out, fail and
-//     roll back as the scenario says. A thin `aws` wrapper points the CLI there.
+//     roll back as the scenario says; task definitions last between builds and
+//     what Fargate refuses is refused (awsmodel/ecstaskdef). A thin `aws` wrapper
+//     points the CLI there.
 //   - A stand-in for `docker` (see internal/standin): pushes and pulls move real
-//     layers, logins need the ECR token of the registry's region, a copy to
-//     another registry recompresses. Both wrappers, built by BuildStandins and put
-//     first on PATH, record every call and refuse what the build's role may not do
-//     (IAM by action and resource).
+//     layers, logins need the ECR token of the registry's region (or Docker Hub's
+//     access token), a copy to another registry recompresses, immutable tags are
+//     not pushed over, and docker runs only for a project in privileged mode.
+//     Both wrappers, built by BuildStandins and put first on PATH, record every
+//     call and refuse what the build's role may not do (IAM by action and
+//     resource).
 //   - Harness: all of the above wired together for one test.
+//
+// testdata/tinystacks holds buildspecs in the shapes TinyStacks users have; the
+// scenarios in tinystacks_test.go run them through the monorepo example's pipeline.
 package rehearsal

@@ -43,7 +43,14 @@ func newPipeline(t *testing.T, h *Harness, name string) *pipeline {
 	if len(steps) < 2 || steps[0].Stage != "Build" {
 		t.Fatalf("%s: want a Build stage, then releases; got %+v", path, steps)
 	}
+	// The endpoint and the docker stand-in refuse to move the tags the template's
+	// repository keeps immutable, as ECR would.
 	h.ReposFromTemplate(tmpl)
+	mutability, err := TagMutabilitySetting(tmpl)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	h.Settings["REHEARSAL_ECR_TAG_MUTABILITY"] = mutability
 	p := &pipeline{h: h, build: steps[0], releases: steps[1:]}
 	env := p.env(t, p.build)
 	p.repo = strings.TrimPrefix(env[contract.ECRImageURL], env[contract.ECREndpoint]+"/")
@@ -80,7 +87,8 @@ func (p *pipeline) stage(t *testing.T, name string) Step {
 }
 
 // job is a step's run: its project environment, its action variables with this
-// execution's IMAGE_DIGEST, and its role's permissions.
+// execution's IMAGE_DIGEST, its role's permissions, and a Docker daemon only when
+// the project runs in privileged mode.
 func (p *pipeline) job(t *testing.T, s Step, spec, digest string) Job {
 	t.Helper()
 	overrides, err := PipelineVariables(s.Overrides, map[string]string{"Image.IMAGE_DIGEST": digest})
@@ -91,14 +99,18 @@ func (p *pipeline) job(t *testing.T, s Step, spec, digest string) Job {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settings := map[string]string{
+		"REHEARSAL_IAM_ALLOW":  strings.Join(s.Allowed, ","),
+		"REHEARSAL_IAM_POLICY": string(policy),
+	}
+	if !s.Privileged {
+		settings["REHEARSAL_DOCKER_DAEMON"] = "false"
+	}
 	return Job{
 		Spec:      spec,
 		Env:       p.env(t, s),
 		Overrides: overrides,
-		Settings: map[string]string{
-			"REHEARSAL_IAM_ALLOW":  strings.Join(s.Allowed, ","),
-			"REHEARSAL_IAM_POLICY": string(policy),
-		},
+		Settings:  settings,
 	}
 }
 

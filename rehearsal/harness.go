@@ -164,6 +164,20 @@ func (h *Harness) AddService(region, cluster, service, image string, desired int
 	h.aws.AddService(region, cluster[strings.LastIndex(cluster, "/")+1:], service, image, desired)
 }
 
+// AddStageService registers an ECS service in region's cluster (a name or an
+// ARN) as its stage stack creates it: from its task definition (as
+// describe-task-definition prints it, without ARN and revision), launched on
+// launchType, with one task. It returns the task definition's ARN.
+func (h *Harness) AddStageService(region, cluster, service string, td map[string]any, launchType string) string {
+	return h.aws.AddStageService(region, cluster[strings.LastIndex(cluster, "/")+1:], service, td, launchType, 1)
+}
+
+// TaskDefinition returns a task definition the endpoint knows in region, by
+// family, family:revision or ARN.
+func (h *Harness) TaskDefinition(region, ref string) (map[string]any, bool) {
+	return h.aws.TaskDefinition(region, ref)
+}
+
 // Deployments returns the deployments of a service, PRIMARY first, with the
 // digests ECS resolved for each; nil when the service was never registered.
 func (h *Harness) Deployments(region, cluster, service string) []Deployment {

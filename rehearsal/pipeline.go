@@ -28,15 +28,21 @@ type Step struct {
 	// Allowed lists the IAM actions the project's role may call, from the
 	// identity policies attached to it in the template, sorted.
 	Allowed []string
-	// Policy holds the role's Allow statements with their resources resolved,
-	// so the stand-ins decide by resource (REHEARSAL_IAM_POLICY).
+	// Policy holds the role's statements with their resources resolved, so the
+	// stand-ins decide by resource (REHEARSAL_IAM_POLICY).
 	Policy []Statement
+	// Privileged is the project's Environment.PrivilegedMode: only then does
+	// CodeBuild run a Docker daemon the build can use.
+	Privileged bool
 }
 
-// Statement is one Allow statement of a role: its actions and resource ARNs.
+// Statement is one statement of a role's identity policies: Allow or Deny, its
+// actions, resource ARNs and condition block (see package iampolicy).
 type Statement struct {
-	Action   []string `json:"Action"`
-	Resource []string `json:"Resource"`
+	Effect    string                    `json:"Effect"`
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
 }
 
 // PipelineFromTemplate returns the CodeBuild actions of the one
@@ -92,6 +98,10 @@ func PipelineFromTemplate(template map[string]any, r Resolver) ([]Step, error) {
 			if step.Policy, err = RoleStatements(template, project, r); err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
+			res, _ := resources[project].(map[string]any)
+			projectProps, _ := res["Properties"].(map[string]any)
+			environment, _ := projectProps["Environment"].(map[string]any)
+			step.Privileged, _ = environment["PrivilegedMode"].(bool)
 			steps = append(steps, step)
 		}
 	}
@@ -160,9 +170,14 @@ func PipelineVariables(vars []EnvVar, values map[string]string) (map[string]stri
 
 // AllowedActions returns the IAM actions the service role of the CodeBuild
 // project with logical ID project is allowed, from the AWS::IAM::Policy
-// resources and inline policies attached to the role in template. Deny
-// statements, conditions and managed policies are not modelled: a role that
-// uses them is an error rather than a guess.
+// resources and inline policies attached to the role in template: the actions
+// of its Allow statements. What narrows them (resources, conditions, Deny
+// statements) is in RoleStatements. NotAction, NotResource and managed policies
+// are not modelled: a role that uses them is an error rather than a guess.
+// Statements only about the source connection are skipped: CodeBuild uses the
+// connection for the clone before the buildspec runs, never through a command a
+// rehearsal stands in for (the IAM simulation, iam_simulation_test.go, checks
+// them).
 func AllowedActions(template map[string]any, project string) ([]string, error) {
 	role, docs, err := roleDocuments(template, project)
 	if err != nil {
@@ -174,8 +189,14 @@ func AllowedActions(template map[string]any, project string) ([]string, error) {
 		statements, _ := d["Statement"].([]any)
 		for _, st := range statements {
 			st, _ := st.(map[string]any)
-			if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
-				return nil, fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (Deny, Condition, NotAction or NotResource): %v", role, st)
+			if connectionOnly(st["Action"]) {
+				continue
+			}
+			if err := modelled(role, st); err != nil {
+				return nil, err
+			}
+			if st["Effect"] != "Allow" {
+				continue
 			}
 			for _, a := range stringList(st["Action"]) {
 				seen[a] = true
@@ -190,9 +211,17 @@ func AllowedActions(template map[string]any, project string) ([]string, error) {
 	return out, nil
 }
 
-// RoleStatements returns the Allow statements of the service role of the
-// CodeBuild project with logical ID project, with their Resource resolved by r,
-// under the same limits as AllowedActions.
+// modelled refuses a statement the rehearsal's IAM check cannot decide.
+func modelled(role string, st map[string]any) error {
+	if (st["Effect"] != "Allow" && st["Effect"] != "Deny") || st["NotAction"] != nil || st["NotResource"] != nil {
+		return fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (NotAction or NotResource): %v", role, st)
+	}
+	return nil
+}
+
+// RoleStatements returns the statements of the service role of the CodeBuild
+// project with logical ID project, Allow and Deny, with their Resource and
+// Condition resolved by r, under the same limits as AllowedActions.
 func RoleStatements(template map[string]any, project string, r Resolver) ([]Statement, error) {
 	role, docs, err := roleDocuments(template, project)
 	if err != nil {
@@ -204,14 +233,25 @@ func RoleStatements(template map[string]any, project string, r Resolver) ([]Stat
 		statements, _ := d["Statement"].([]any)
 		for _, st := range statements {
 			st, _ := st.(map[string]any)
-			if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
-				return nil, fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (Deny, Condition, NotAction or NotResource): %v", role, st)
+			if err := modelled(role, st); err != nil {
+				return nil, err
 			}
 			res, err := r.Resolve(template, st["Resource"])
 			if err != nil {
 				return nil, fmt.Errorf("rehearsal: role %s: %w", role, err)
 			}
-			out = append(out, Statement{Action: stringList(st["Action"]), Resource: stringList(res)})
+			s := Statement{Effect: st["Effect"].(string), Action: stringList(st["Action"]), Resource: stringList(res)}
+			if c, ok := st["Condition"]; ok {
+				resolved, err := r.Resolve(template, c)
+				if err != nil {
+					return nil, fmt.Errorf("rehearsal: role %s: Condition: %w", role, err)
+				}
+				b, _ := json.Marshal(resolved)
+				if err := json.Unmarshal(b, &s.Condition); err != nil {
+					return nil, fmt.Errorf("rehearsal: role %s: Condition is not OPERATOR: {KEY: VALUE}: %v", role, c)
+				}
+			}
+			out = append(out, s)
 		}
 	}
 	return out, nil
@@ -270,4 +310,22 @@ func roleDocuments(template map[string]any, project string) (string, []any, erro
 		}
 	}
 	return role, docs, nil
+}
+
+// connectionOnly reports whether a statement's Action names only connection actions.
+func connectionOnly(action any) bool {
+	var actions []any
+	switch a := action.(type) {
+	case string:
+		actions = []any{a}
+	case []any:
+		actions = a
+	}
+	for _, a := range actions {
+		s, _ := a.(string)
+		if !strings.HasPrefix(s, "codeconnections:") && !strings.HasPrefix(s, "codestar-connections:") {
+			return false
+		}
+	}
+	return len(actions) > 0
 }

@@ -85,3 +85,20 @@ func TestAllowedActionsRefusesWhatItCannotModel(t *testing.T) {
 		}
 	}
 }
+
+// The connection is CodeBuild's business before the buildspec runs: statements only
+// about it, conditional Denies included, do not stop a rehearsal.
+func TestAllowedActionsSkipsConnectionStatements(t *testing.T) {
+	tmpl := parseTemplate(t, `{"Resources": {
+	  "Role": {"Type": "AWS::IAM::Role", "Properties": {}},
+	  "Policy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "Role"}], "PolicyDocument": {"Statement": [
+	    {"Effect": "Allow", "Action": "ecr:PutImage", "Resource": "*"},
+	    {"Effect": "Allow", "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"], "Resource": "*"},
+	    {"Effect": "Deny", "Action": "codeconnections:UseConnection", "Resource": "*",
+	     "Condition": {"StringNotEqualsIgnoreCase": {"codeconnections:FullRepositoryId": "acme/shop"}, "Null": {"codeconnections:FullRepositoryId": "false"}}}]}}},
+	  "P": {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["Role", "Arn"]}}}}}`)
+	got, err := AllowedActions(tmpl, "P")
+	if err != nil || !reflect.DeepEqual(got, []string{"ecr:PutImage"}) {
+		t.Errorf("AllowedActions = %v, %v; want [ecr:PutImage]", got, err)
+	}
+}

@@ -47,13 +47,32 @@ func StartRegistry(t testing.TB) *Registry {
 		}
 		t.Skip(msg)
 	}
+	// docker-registry cannot listen on port 0 and report the port it got, so a free
+	// port is taken first. Another process (another registry of a parallel test) can
+	// grab it in between; the registry then exits, and a fresh port is tried.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		reg, exited, err := startRegistry(t)
+		if err == nil {
+			return reg
+		}
+		lastErr = err
+		if !exited {
+			break
+		}
+	}
+	t.Fatal(lastErr)
+	return nil
+}
+
+// startRegistry starts one registry on a free port. exited reports that the registry
+// process ended before it was ready (the port was taken, say): worth another try.
+func startRegistry(t testing.TB) (reg *Registry, exited bool, err error) {
+	t.Helper()
 	dir := t.TempDir()
-	// docker-registry cannot listen on port 0 and report the port it got, so
-	// take a free port first. Another process could grab it in between; the
-	// readiness check below then fails loudly rather than talk to a stranger.
 	port, err := freePort()
 	if err != nil {
-		t.Fatalf("find a free port for the registry: %v", err)
+		return nil, false, fmt.Errorf("find a free port for the registry: %v", err)
 	}
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	config := fmt.Sprintf(`version: 0.1
@@ -72,7 +91,7 @@ http:
 `, (&Registry{Dir: dir}).Storage(), host)
 	configPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, false, err
 	}
 	var out bytes.Buffer
 	cmd := exec.Command(RegistryBinary, "serve", configPath)
@@ -80,18 +99,26 @@ http:
 	// Its own process group, so cleanup kills it even if it forked.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", RegistryBinary, err)
+		return nil, false, fmt.Errorf("start %s: %v", RegistryBinary, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// done is closed when the process has ended, so both the readiness check and the
+	// cleanup can wait for it.
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
+		<-done
 	})
-	if err := waitReady(host, exited, 10*time.Second); err != nil {
-		t.Fatalf("registry on %s did not come up: %v\nits output:\n%s", host, err, out.String())
+	if err := waitReady(host, done, func() error { return waitErr }, 30*time.Second); err != nil {
+		select {
+		case <-done:
+			exited = true
+		default:
+		}
+		return nil, exited, fmt.Errorf("registry on %s did not come up: %v\nits output:\n%s", host, err, out.String())
 	}
-	return &Registry{Host: host, Dir: dir}
+	return &Registry{Host: host, Dir: dir}, false, nil
 }
 
 func freePort() (int, error) {
@@ -105,13 +132,13 @@ func freePort() (int, error) {
 
 // waitReady polls /v2/ until the registry answers with its API version header,
 // which a different server on the port would not send.
-func waitReady(host string, exited <-chan error, limit time.Duration) error {
+func waitReady(host string, done <-chan struct{}, exitErr func() error, limit time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(limit)
 	for {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("it exited: %v", err)
+		case <-done:
+			return fmt.Errorf("it exited: %v", exitErr())
 		default:
 		}
 		resp, err := client.Get("http://" + host + "/v2/")

@@ -120,6 +120,11 @@ func TestDefaultPipeline(t *testing.T) {
 					_, _, region := p.where(t, s.Stage)
 					regional = h.AddRegion(t, region)
 				}
+				// Privileged mode (a Docker daemon) only where the default release.yml
+				// uses docker: to copy the image to another region.
+				if s.Privileged != (regional != nil) {
+					t.Errorf("%s: privileged mode %v, want it only for a regional copy", s.Stage, s.Privileged)
+				}
 				res, calls := p.release(t, buildspecs.Release, s.Stage, digest, nil)
 				checkStable(t, p, s.Stage, digest, res, calls)
 				if regional == nil {
@@ -311,8 +316,9 @@ func TestApprovalOvertakenByNewerPush(t *testing.T) {
 }
 
 // TestServiceNotReady: on the first deploy the stage's service may not exist yet
-// (the stage stack deploys alongside), or exist with no task. The tag moves, so
-// the service starts on it; the release succeeds without waiting.
+// (the stage stack deploys alongside), or exist with no task that nothing starts
+// (a stage stack older than its start rule). The tag moves, so the service starts
+// on it; the release succeeds without waiting.
 func TestServiceNotReady(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -348,7 +354,8 @@ func TestServiceNotReady(t *testing.T) {
 			if says := fill.Replace(tc.says); !strings.Contains(res.Log, says) {
 				t.Errorf("log does not say %q:\n%s", says, res.Log)
 			}
-			if tc.updates > 0 && len(callsTo(calls, "aws", "ecs", "describe-services")) != 1 {
+			// Only asked for its count: once before deploying, six times after.
+			if tc.updates > 0 && len(callsTo(calls, "aws", "ecs", "describe-services")) != 7 {
 				t.Errorf("a service with no task was watched: %+v", callsTo(calls, "aws", "ecs", "describe-services"))
 			}
 			if tc.updates > 0 {
@@ -356,6 +363,45 @@ func TestServiceNotReady(t *testing.T) {
 				checkRuns(t, p, first, digest)
 			} else if cluster, svc, region := p.where(t, first); h.PrimaryDigest(region, cluster, svc) != "" {
 				t.Errorf("a service that was not deployed runs %q", h.PrimaryDigest(region, cluster, svc))
+			}
+		})
+	}
+}
+
+// TestFirstRelease: a stage's service waits at 0 until its first release; the forced
+// deployment makes its stage stack raise it to its minimum. The default release.yml
+// waits for that, deploys again and watches the new tasks like any release: a broken
+// first image fails the stage, and its tag is removed again.
+func TestFirstRelease(t *testing.T) {
+	for _, stable := range []bool{true, false} {
+		t.Run(map[bool]string{true: "healthy", false: "broken image"}[stable], func(t *testing.T) {
+			h := newHarness(t)
+			p := newPipeline(t, h, "default/acme-web-pipeline")
+			digest := p.runBuild(t, buildspecs.Build)
+			first := p.releases[0].Stage
+			_, service, _ := p.where(t, first)
+			res, calls := p.release(t, buildspecs.Release, first, digest, func(_ string, j *Job) {
+				j.Settings["REHEARSAL_ECS_SERVICES"] = service + "=ACTIVE:0>2"
+				if !stable {
+					j.Settings["REHEARSAL_ECS_STABLE"] = "false"
+				}
+			})
+			checkUpdate(t, p, first, calls, 2)
+			if !strings.Contains(res.Log, service+" started at 2 task(s) (its first release): deploying again") {
+				t.Errorf("log does not say the service started:\n%s", res.Log)
+			}
+			if stable {
+				mustSucceed(t, "first release", res)
+				if got := h.Registry.Digest(t, p.repo, first); got != digest {
+					t.Errorf("%s is on %q, want %s", first, got, digest)
+				}
+				return
+			}
+			if res.Succeeded {
+				t.Fatalf("a first release whose tasks fail succeeded:\n%s", res.Log)
+			}
+			if got := h.Registry.Digest(t, p.repo, first); got != "" {
+				t.Errorf("after a failed first release %s is on %q, want no tag", first, got)
 			}
 		})
 	}

@@ -116,11 +116,12 @@ func checkHomeLogin(t *testing.T, stage string, calls []Call) {
 }
 
 // TestSeedPipeline runs TinyStacks' build.yml and release.yml, verbatim, with
-// the environment, action variables and permissions of the default config's
-// synthesized pipeline.
+// the environment, action variables, permissions and privileged mode of a
+// synthesized pipeline whose service names its own build.yml and release.yml, as
+// a TinyStacks user's does (the monorepo config's api).
 func TestSeedPipeline(t *testing.T) {
 	h := newHarness(t)
-	p := newPipeline(t, h, "default/acme-web-pipeline")
+	p := newPipeline(t, h, "monorepo/shop-api-pipeline")
 	res, calls := h.RunJob(t, p.job(t, p.build, buildspecs.SeedBuild, ""))
 	mustSucceed(t, "seed build.yml", res)
 	digest := h.Registry.Digest(t, p.repo, contract.LatestTag)
@@ -318,4 +319,72 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// TestDefaultBuildDockerHubLogin: with the two optional build secrets the default
+// build.yml logs in to Docker Hub before building, the token through stdin only;
+// with a wrong token, or with one secret of the two, the build stops before it
+// pushes anything; without either, it never talks to Docker Hub.
+func TestDefaultBuildDockerHubLogin(t *testing.T) {
+	h := newHarness(t)
+	const user, token = "acme-ci", "dckr_pat_rehearsal-0123456789"
+	hub := map[string]string{"REHEARSAL_DOCKERHUB_TOKEN": token}
+	hubLogins := func(calls []Call) []Call {
+		var out []Call
+		for _, c := range callsTo(calls, "docker", "login") {
+			if slices.Contains(c.Args, "https://index.docker.io/v1/") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+
+	res, calls := h.RunJob(t, Job{Spec: buildspecs.Build, Settings: hub,
+		Env: buildEnv(h, map[string]string{"DOCKERHUB_USERNAME": user, "DOCKERHUB_TOKEN": token})})
+	mustSucceed(t, "build.yml with Docker Hub secrets", res)
+	logins := hubLogins(calls)
+	if len(logins) != 1 || arg(logins[0].Args, "--username") != user || !slices.Contains(logins[0].Args, "--password-stdin") {
+		t.Fatalf("Docker Hub logins %+v, want one as %s with --password-stdin", logins, user)
+	}
+	for _, c := range calls {
+		if strings.Contains(strings.Join(c.Args, " "), token) {
+			t.Errorf("the token is on a command line: %s %v", c.Tool, c.Args)
+		}
+	}
+	if strings.Contains(res.Log, token) {
+		t.Error("the build log shows the Docker Hub token")
+	}
+	iLogin, iBuild := slices.IndexFunc(calls, func(c Call) bool { return c.Tool == "docker" && slices.Contains(c.Args, "https://index.docker.io/v1/") }),
+		slices.IndexFunc(calls, func(c Call) bool { return c.Tool == "docker" && len(c.Args) > 0 && c.Args[0] == "build" })
+	if iLogin < 0 || iBuild < 0 || iLogin > iBuild {
+		t.Errorf("the Docker Hub login (call %d) does not come before docker build (call %d)", iLogin, iBuild)
+	}
+	built := h.Registry.Digest(t, repo, contract.LatestTag)
+
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"wrong token", map[string]string{"DOCKERHUB_USERNAME": user, "DOCKERHUB_TOKEN": "dckr_pat_revoked"}, "incorrect username or password"},
+		{"user alone", map[string]string{"DOCKERHUB_USERNAME": user}, "set both build secrets"},
+		{"token alone", map[string]string{"DOCKERHUB_TOKEN": token}, "set both build secrets"},
+	} {
+		res, calls := h.RunJob(t, Job{Spec: buildspecs.Build, Settings: hub, Env: buildEnv(h, tc.env)})
+		if res.Succeeded || !strings.Contains(res.Log, tc.want) {
+			t.Errorf("%s: succeeded %v, want a failure saying %q:\n%s", tc.name, res.Succeeded, tc.want, res.Log)
+		}
+		if b := callsTo(calls, "docker", "build"); len(b) > 0 {
+			t.Errorf("%s: the build went on after the failed login: %+v", tc.name, b)
+		}
+	}
+	if got := h.Registry.Digest(t, repo, contract.LatestTag); got != built {
+		t.Errorf(":latest moved from %s to %s after builds that failed to log in", built, got)
+	}
+
+	res, calls = h.RunJob(t, Job{Spec: buildspecs.Build, Settings: hub, Env: buildEnv(h, nil)})
+	mustSucceed(t, "build.yml without Docker Hub secrets", res)
+	if l := hubLogins(calls); len(l) != 0 {
+		t.Errorf("without the secrets the build logged in to Docker Hub: %+v", l)
+	}
 }

@@ -156,7 +156,7 @@ func TestStandinsRefuseWhatTheyDoNotDo(t *testing.T) {
 		{[]string{"aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "x", "--image-manifest", "{}", "--bogus", "1"}, 252, "Unknown options: --bogus"},
 		// The endpoint refuses operations it does not play, as a service error.
 		{[]string{"aws", "ecr", "list-tags-for-resource", "--resource-arn", "arn:aws:ecr:us-east-1:123456789012:repository/acme/web"}, 254, "UnknownOperationException"},
-		{[]string{"docker", "images"}, 125, "not supported"},
+		{[]string{"docker", "rmi", "builtimage"}, 125, "not supported"},
 		{[]string{"docker", "push", "docker.io/library/builtimage"}, 1, "does not exist locally"},
 		{[]string{"docker", "build", "-t", "x", ".", "-f", "missing/Dockerfile"}, 1, "failed to read dockerfile"},
 		{[]string{"docker", "pull", h.Registry.Host + "/" + repo + ":latest"}, 1, "no basic auth credentials"},

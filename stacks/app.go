@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"github.com/aws/constructs-go/constructs/v10"
-	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
@@ -12,6 +11,9 @@ import (
 type App struct {
 	// Pipelines are the pipeline stacks, in service order.
 	Pipelines []*PipelineStack
+	// Regions are the repository stacks of the regions other than home where stages
+	// pull regionally, in stage order.
+	Regions []*RegionStack
 	// Stages are the stage stacks, in stage order.
 	Stages []*StageStack
 }
@@ -23,17 +25,18 @@ func Define(scope constructs.Construct, cfg *config.Config) *App {
 	for s := range cfg.Services {
 		a.Pipelines = append(a.Pipelines, NewPipelineStack(scope, cfg, s))
 	}
+	// No stack depends on another: `cdk destroy STACK` also destroys the stacks that
+	// depend on STACK, and every stack must be deletable on its own. A stage stack
+	// does not need its repository at create time (its services start at 0 until the
+	// stage's first release), so any deploy order works.
 	for i := range cfg.Stages {
-		st := NewStageStack(scope, cfg, i)
-		// A stage runs images from the pipelines' repositories, so those deploy
-		// first. Ordering only: no values cross between the stacks.
-		for _, p := range a.Pipelines {
-			st.AddStackDependency(p.Stack, jsii.String("the stage runs images from this pipeline's repository"))
-		}
-		if owner := regionOwner(cfg, i); regional(cfg, i) && owner != i {
-			st.AddStackDependency(a.Stages[owner].Stack, jsii.String("the stage runs images from the regional repositories of this stack"))
-		}
-		a.Stages = append(a.Stages, st)
+		a.Stages = append(a.Stages, NewStageStack(scope, cfg, i))
+	}
+	// An app that kept its regional repositories in a stage stack (before these stacks)
+	// updates that stack first, which releases them, and then this one imports them
+	// (README, "Destroy, re-create, rename").
+	for _, region := range repositoryRegions(cfg) {
+		a.Regions = append(a.Regions, NewRegionStack(scope, cfg, region))
 	}
 	// cdk-nag's AwsSolutions pack on every synth: an unsuppressed finding is an error
 	// annotation, which fails `cdk synth` and the tests.

@@ -20,7 +20,9 @@ import (
 	"github.com/stagecoach/stagecoach/constructs/logstore"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 	"github.com/stagecoach/stagecoach/constructs/releasepipeline"
+	"github.com/stagecoach/stagecoach/constructs/stageguard"
 	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/imagetags"
 	"github.com/stagecoach/stagecoach/names"
 )
 
@@ -40,6 +42,8 @@ type PipelineStack struct {
 	Releases []*contractproject.Project
 	// Pipeline ties them together.
 	Pipeline *releasepipeline.Pipeline
+	// Guard puts back a stage tag moved without its stage's approval.
+	Guard *stageguard.Guard
 	// ConnectionARN is the CodeConnections connection the source uses.
 	ConnectionARN string
 }
@@ -82,10 +86,12 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			{Id: jsii.String("ExpireBuildLogs"), Prefix: jsii.String("logs/"), Expiration: awscdk.Duration_Days(jsii.Number(logDays))},
 		},
 	})
-	// aws-cdk-lib's grants on this bucket (pipeline artifacts and CodeBuild logs) use
-	// action wildcards; they are scoped to this bucket, whichever role holds them.
+	// aws-cdk-lib's grants on this bucket use action wildcards: reading and writing for
+	// CodePipeline's own roles (the pipeline's and the Source action's, which store the
+	// artifacts), reading for the CodeBuild projects (which write only their own
+	// prefixes, see contractproject).
 	nagsuppress.AcceptInStack(st.Stack, "AwsSolutions-IAM5",
-		"aws-cdk-lib's grants for the pipeline artifact bucket: object actions with wildcards (s3:GetObject*, s3:List*, …) on this stack's bucket only.",
+		"aws-cdk-lib's grants for the pipeline artifact bucket: object actions with wildcards (s3:GetObject*, s3:List*, …) on this stack's bucket only; writes and deletes only for CodePipeline's own roles.",
 		"Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*",
 		`/^Resource::<Bucket83908E77\.Arn>\/\*$/`)
 
@@ -124,10 +130,13 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		BuildspecFile: svc.Build.Buildspec,
 	})
 	st.Repository.GrantPullPush(st.Build.Role)
-	grantArtifacts(st.Bucket, st.Build.Role)
+	if len(svc.Build.Secrets) > 0 {
+		grantSecretKeys(st.Build.Role, svc.SecretKeys)
+	}
 	acceptAuthorizationToken(st.Build.Project)
 
 	var stages []releasepipeline.Stage
+	var guarded []stageguard.Stage
 	for i, stage := range cfg.Stages {
 		region := cfg.StageRegion(i)
 		cluster := names.Cluster(cfg.App, stage.Name)
@@ -141,6 +150,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			contract.ClusterARN:        arn("ecs", region, "cluster/"+cluster),
 			contract.ServiceName:       service,
 			contract.StageRegion:       region,
+			contract.TaskRoleARN:       arn("iam", "", "role/"+names.TaskRole(cfg.App, stage.Name, svc.Name)),
 		}
 		if regional(cfg, i) {
 			regionalEndpoint := registryEndpoint(region)
@@ -156,9 +166,12 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			Buildspec:     buildspecs.Release,
 			BuildspecFile: svc.Release.Buildspec,
 			Timeout:       awscdk.Duration_Minutes(jsii.Number(30)),
+			// The default release.yml retags through the ECR API and runs docker only
+			// to copy an image to another region; a user's release.yml (TinyStacks'
+			// pulls, tags and pushes) keeps the Docker daemon.
+			WithoutDocker: svc.Release.Buildspec == "" && !regional(cfg, i),
 		})
 		st.Repository.GrantPullPush(rel.Role)
-		grantArtifacts(st.Bucket, rel.Role)
 		acceptAuthorizationToken(rel.Project)
 		// The default release.yml reads the stage tag's current digest, to roll back,
 		// and removes the tag when a stage's very first release fails.
@@ -174,7 +187,12 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 			Actions:   jsii.Strings("ecs:UpdateService", "ecs:DescribeServices"),
 			Resources: jsii.Strings(arn("ecs", region, "service/"+cluster+"/"+service)),
 		}))
+		if svc.Release.Buildspec != "" {
+			grantTaskDefinitions(rel, cfg, stage.Name, svc.Name)
+		}
 		st.Releases = append(st.Releases, rel)
+		guarded = append(guarded, stageguard.Stage{Name: stage.Name, ClusterARN: vars[contract.ClusterARN], Service: service, Region: region,
+			ServiceARN: arn("ecs", region, "service/"+cluster+"/"+service)})
 		stages = append(stages, releasepipeline.Stage{Name: stage.Name, Approval: stage.Approval, Release: rel.Project})
 	}
 
@@ -189,10 +207,43 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		Paths:           svc.Paths,
 		Build:           st.Build.Project,
 		ImageRepository: st.Repository,
+		Records:         names.StageRecords(cfg.App, svc.Name),
 		Stages:          stages,
 		BuildRevision:   buildRevision(svc),
 	})
+	st.Guard = stageguard.New(st.Stack, "StageTagGuard", stageguard.Props{
+		Repository:     st.Repository,
+		RepositoryName: names.Repository(cfg.App, svc.Name),
+		Records:        names.StageRecords(cfg.App, svc.Name),
+		Stages:         guarded,
+		AlarmName:      pipelineName + "-unapproved-stage-tag",
+	})
 	return st
+}
+
+// grantTaskDefinitions lets a release.yml of the user's register its own task
+// definitions, as TinyStacks' later release.yml does: read the running one, register a
+// revision and pass the stage service's task and execution roles to it. (The service
+// update is already granted.) Only a user's release.yml gets this: stagecoach's own
+// releases by tag. A revision registered this way is not CloudFormation's: the next
+// deploy that changes the service puts it back on the template's (README, "Coming
+// from TinyStacks").
+func grantTaskDefinitions(rel *contractproject.Project, cfg *config.Config, stage, service string) {
+	rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		// Neither action supports resource-level permissions.
+		Actions:   jsii.Strings("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"),
+		Resources: jsii.Strings("*"),
+	}))
+	rel.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iam:PassRole"),
+		Resources: jsii.Strings(
+			arn("iam", "", "role/"+names.TaskRole(cfg.App, stage, service)),
+			arn("iam", "", "role/"+names.ExecutionRole(cfg.App, stage, service)),
+		),
+	}))
+	nagsuppress.Accept(rel.Project, "AwsSolutions-IAM5",
+		"ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition have no resource-level permissions (AWS requires \"*\"); the user's release.yml registers the stage service's task definition, and may pass only that service's two roles.",
+		"Resource::*")
 }
 
 // logDays is how long build logs, access logs and pipeline artifacts are kept, as
@@ -205,15 +256,6 @@ func artifactPrefix(pipeline string) string {
 		pipeline = pipeline[:20]
 	}
 	return pipeline + "/"
-}
-
-// grantArtifacts lets a buildspec read and write objects in S3_BUCKET: exactly
-// s3:GetObject and s3:PutObject, where GrantReadWrite would add deletes and wildcards.
-func grantArtifacts(bucket awss3.IBucket, role awsiam.IRole) {
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject"),
-		Resources: jsii.Strings(*bucket.ArnForObjects(jsii.String("*"))),
-	}))
 }
 
 // acceptAuthorizationToken records why a project's role holds ecr:GetAuthorizationToken
@@ -238,54 +280,90 @@ func buildRevision(svc config.Service) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// maxMutableTags is how many exclusion filters ECR accepts on a repository.
-const maxMutableTags = 5
-
-// tagMutability makes every tag immutable except :latest and the stage tags. ECR takes
-// at most five exceptions, so an app with more than four stages keeps mutable tags
-// (the README says so).
-func tagMutability(cfg *config.Config) (awsecr.TagMutability, *[]awsecr.ImageTagMutabilityExclusionFilter) {
-	if len(cfg.Stages)+1 > maxMutableTags {
+// tagMutability makes every tag immutable except :latest, the stage tags and the
+// rollback tags (see mutableTagFilters). When ECR's five exclusion filters cannot
+// cover them without also covering commit tags, every tag stays mutable (the README
+// says so, and synth warns).
+//
+// Immutable build tags need a build.yml that expects them: stagecoach's own skips a
+// commit tag that exists. A service that names its own build.yml (a TinyStacks one
+// pushes :$(git rev-parse HEAD) with a plain docker push) keeps mutable tags, or every
+// re-run of a commit would fail its build. Releases promote the digest the execution
+// built, so a moved tag can never change what is released.
+func tagMutability(cfg *config.Config, service string) (awsecr.TagMutability, *[]awsecr.ImageTagMutabilityExclusionFilter) {
+	if ownBuildspec(cfg, service) {
 		return awsecr.TagMutability_MUTABLE, nil
 	}
-	filters := []awsecr.ImageTagMutabilityExclusionFilter{awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(contract.LatestTag))}
-	for _, s := range cfg.Stages {
-		filters = append(filters, awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(s.Name)))
+	patterns := mutableTagFilters(stageNames(cfg))
+	if patterns == nil {
+		return awsecr.TagMutability_MUTABLE, nil
+	}
+	var filters []awsecr.ImageTagMutabilityExclusionFilter
+	for _, p := range patterns {
+		filters = append(filters, awsecr.ImageTagMutabilityExclusionFilter_Wildcard(jsii.String(p)))
 	}
 	return awsecr.TagMutability_IMMUTABLE_WITH_EXCLUSION, &filters
 }
 
-// repositoryLifecycle keeps every image a stage or :latest points to, expires
-// untagged images (left behind when a tag moves) after a week, and keeps the newest
-// 25 of the rest, as TinyStacks did.
-func repositoryLifecycle(cfg *config.Config) *[]*awsecr.LifecycleRule {
-	protected := []string{contract.LatestTag}
-	for _, s := range cfg.Stages {
-		protected = append(protected, s.Name)
+// ownBuildspec reports whether service runs a build.yml of its own repository.
+func ownBuildspec(cfg *config.Config, service string) bool {
+	for _, s := range cfg.Services {
+		if s.Name == service {
+			return s.Build.Buildspec != ""
+		}
 	}
-	return &[]*awsecr.LifecycleRule{
-		{
-			RulePriority: jsii.Number(1),
-			Description:  jsii.String("Never expire images a stage or latest runs"),
-			TagStatus:    awsecr.TagStatus_TAGGED,
-			// An image matched by a higher-priority rule is never expired by a lower
-			// one; a count this high never expires anything itself.
-			TagPatternList: jsii.Strings(protected...),
+	return false
+}
+
+// stageNames lists the stages in pipeline order.
+func stageNames(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Stages {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// repositoryLifecycle keeps every image :latest, a stage or a stage's rollback tag
+// is on, expires untagged images (left behind when a tag moves) after a week, and
+// keeps the newest 25 of the rest, as TinyStacks did.
+//
+// ECR selects an image for a rule only if the image has a tag matching EVERY entry
+// of the rule's tagPatternList, so each protected tag gets a rule of its own with a
+// one-entry list; an image a rule selects is never expired by a later rule, and a
+// count this high never expires anything itself. ECR takes 50 rules per policy:
+// when latest, the stage tags and the rollback tags need more than 48, tags share
+// wildcard rules that no commit tag can match (imagetags.Cover; config refuses the
+// stage names for which none exist).
+func repositoryLifecycle(cfg *config.Config) *[]*awsecr.LifecycleRule {
+	patterns, ok := imagetags.Cover(imagetags.Moving(stageNames(cfg)), imagetags.MaxLifecycleProtections)
+	if !ok {
+		panic("stacks: config accepted stage names whose images no lifecycle policy can keep") // config.Validate refuses them
+	}
+	var rules []*awsecr.LifecycleRule
+	for _, p := range patterns {
+		rules = append(rules, &awsecr.LifecycleRule{
+			RulePriority:   jsii.Number(len(rules) + 1),
+			Description:    jsii.String("Never expire the image :" + p + " is on"),
+			TagStatus:      awsecr.TagStatus_TAGGED,
+			TagPatternList: jsii.Strings(p),
 			MaxImageCount:  jsii.Number(9999),
-		},
-		{
-			RulePriority: jsii.Number(2),
+		})
+	}
+	rules = append(rules,
+		&awsecr.LifecycleRule{
+			RulePriority: jsii.Number(len(rules) + 1),
 			Description:  jsii.String("Expire untagged images after 7 days"),
 			TagStatus:    awsecr.TagStatus_UNTAGGED,
 			MaxImageAge:  awscdk.Duration_Days(jsii.Number(7)),
 		},
-		{
-			RulePriority:  jsii.Number(3),
+		&awsecr.LifecycleRule{
+			RulePriority:  jsii.Number(len(rules) + 2),
 			Description:   jsii.String("Keep the newest 25 other images"),
 			TagStatus:     awsecr.TagStatus_ANY,
 			MaxImageCount: jsii.Number(25),
-		},
-	}
+		})
+	return &rules
 }
 
 // registryEndpoint is the ECR registry host of the deploying account in region.

@@ -11,20 +11,28 @@ import (
 )
 
 // newRepository defines a service's image repository: the home one in its pipeline
-// stack, or a regional one in the stage stack that owns a region (see regionOwner).
-// Both have the same name, settings and retention.
+// stack, or a regional one in its region's stack (RegionStack). Both have the same
+// name, settings and retention.
 func newRepository(scope constructs.Construct, id string, cfg *config.Config, service string) awsecr.Repository {
-	mutability, exclusions := tagMutability(cfg)
-	return awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
+	mutability, exclusions := tagMutability(cfg, service)
+	repo := awsecr.NewRepository(scope, jsii.String(id), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(names.Repository(cfg.App, service)),
 		ImageScanOnPush: jsii.Bool(true),
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules:  repositoryLifecycle(cfg),
-		// Commit tags (and any other build tag) can never be overwritten; :latest
-		// and the stage tags must move, so they are the exceptions.
+		// Commit tags (and any other build tag) can never be overwritten, unless the
+		// service runs its own build.yml; :latest and the stage tags must move, so
+		// they are the exceptions (see tagMutability).
 		ImageTagMutability:                 mutability,
 		ImageTagMutabilityExclusionFilters: exclusions,
 	})
+	if !ownBuildspec(cfg, service) && mutableTagFilters(stageNames(cfg)) == nil {
+		awscdk.Annotations_Of(repo).AddWarningV2(jsii.String("stagecoach:MutableCommitTags"), jsii.String(
+			"every tag in this repository is mutable, commit tags included: ECR takes five tag mutability exclusion filters, "+
+				"and they cannot cover latest and these stage names without covering commit tags too (stage names made only of "+
+				"the characters 0-9 and a-f each need a filter of their own); rename stages so they share a letter beyond a-f to keep commit tags immutable"), nil)
+	}
+	return repo
 }
 
 // importRepository refers to a service's repository in region by its derived name.
@@ -40,15 +48,3 @@ func importRepository(scope constructs.Construct, id string, cfg *config.Config,
 // stage outside the home region does, so tasks start from a copy in their own region
 // (faster pulls, no cross-region transfer, no dependency on the home region).
 func regional(cfg *config.Config, i int) bool { return cfg.PullsRegionally(i) }
-
-// regionOwner is the stage whose stack creates the regional repositories of stage
-// i's region: the first stage there that pulls regionally. A repository name exists
-// once per region, so later stages there import it.
-func regionOwner(cfg *config.Config, i int) int {
-	for j := range cfg.Stages {
-		if cfg.StageRegion(j) == cfg.StageRegion(i) && regional(cfg, j) {
-			return j
-		}
-	}
-	return i
-}

@@ -2,6 +2,12 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/constructs/contractproject"
@@ -45,4 +51,32 @@ func taskSecrets(refs map[string]string) map[string]stageservice.Secret {
 		}
 	}
 	return out
+}
+
+// grantSecretKeys lets role decrypt with the customer managed KMS keys the config
+// names for a service's secrets, and only as Secrets Manager or Parameter Store does
+// on the role's behalf in the key's region (kms:ViaService): the role cannot use the
+// keys directly. Keys are grouped by region, one statement each.
+func grantSecretKeys(role awsiam.IRole, keys []string) {
+	byRegion := map[string][]string{}
+	for _, key := range keys {
+		parts := strings.Split(key, ":") // arn:PARTITION:kms:REGION:ACCOUNT:key/ID
+		byRegion[parts[3]] = append(byRegion[parts[3]], key)
+	}
+	for _, region := range slices.Sorted(maps.Keys(byRegion)) {
+		keys := byRegion[region]
+		suffix := ".amazonaws.com"
+		if strings.HasPrefix(keys[0], "arn:aws-cn:") {
+			suffix = ".amazonaws.com.cn"
+		}
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("kms:Decrypt"),
+			Resources: jsii.Strings(keys...),
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{
+					"kms:ViaService": []string{"secretsmanager." + region + suffix, "ssm." + region + suffix},
+				},
+			},
+		}))
+	}
 }

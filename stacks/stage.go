@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -20,9 +19,6 @@ type StageStack struct {
 	Cluster *stagecluster.Cluster
 	// Services are the stage's services, in config order.
 	Services []*stageservice.Service
-	// Repositories are the regional repositories this stack owns (in the first
-	// stage stack of a region other than home), in service order; retained on delete.
-	Repositories []awsecr.Repository
 }
 
 // NewStageStack defines the stack of stage i.
@@ -42,27 +38,31 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 		ClusterName:      names.Cluster(cfg.App, stage.Name),
 		LoadBalancerName: names.LoadBalancer(cfg.App, stage.Name),
 		CertificateARN:   stage.Certificate,
+		// Defaults to on for a stage behind an approval (config.ApplyDefaults).
+		DeletionProtection: *stage.DeletionProtection,
 	})
+	if stage.Approval && stage.Certificate == "" {
+		// Visible in `cdk synth` and `cdk deploy` output; not an error, since a stage
+		// may sit behind CloudFront or serve a private API.
+		awscdk.Annotations_Of(st.Cluster.LoadBalancer).AddWarningV2(jsii.String("stagecoach:plain-http"), jsii.String(
+			"stage "+stage.Name+" needs an approval but has no certificate: its load balancer serves plain HTTP on port 80. "+
+				"Set stages[].certificate to an ACM certificate ARN in "+region+" to serve HTTPS and redirect HTTP to it."), nil)
+	}
 
 	counts := desiredcount.New(st.Stack, "DesiredCount", desiredcount.Props{})
 	for s := range cfg.Services {
 		d := cfg.Deployment(s, i)
 		svc := d.Service
 		// Home-region stages pull from the pipeline stack's repository; other stages
-		// from their region's copy, which the region's first stage stack owns. Both
-		// are addressed by derived names, never by exports.
+		// from their region's copy, in the region's repository stack. Both are
+		// addressed by derived names, never by exports, and neither needs to exist
+		// when the stack is created: the service starts at 0 until a release.
 		repoRegion := cfg.Region
 		if regional(cfg, i) {
 			repoRegion = region
 		}
-		// Imported by derived name even where this stack owns it, so the image reads
-		// ACCOUNT.dkr.ecr.REGION.amazonaws.com/APP/SERVICE:STAGE in the template.
+		// The image reads ACCOUNT.dkr.ecr.REGION.amazonaws.com/APP/SERVICE:STAGE.
 		repo := importRepository(st.Stack, names.Pascal(svc.Name)+"Image", cfg, svc.Name, repoRegion)
-		var owned awsecr.Repository
-		if regional(cfg, i) && regionOwner(cfg, i) == i {
-			owned = newRepository(st.Stack, names.Pascal(svc.Name)+"Repository", cfg, svc.Name)
-			st.Repositories = append(st.Repositories, owned)
-		}
 		props := stageservice.Props{
 			Cluster:          st.Cluster.Cluster,
 			ClusterName:      names.Cluster(cfg.App, stage.Name),
@@ -94,6 +94,9 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 				MaxHealthyPercent:          svc.Rollout.MaxPercent,
 			},
 		}
+		// Named, so release projects can name them: TASK_ROLE_ARN and iam:PassRole.
+		props.TaskRoleName = names.TaskRole(cfg.App, stage.Name, svc.Name)
+		props.ExecutionRoleName = names.ExecutionRole(cfg.App, stage.Name, svc.Name)
 		if svc.Route != nil {
 			props.PathPatterns = svc.Route.Paths
 			props.Hosts = svc.Route.Hosts
@@ -103,8 +106,8 @@ func NewStageStack(scope constructs.Construct, cfg *config.Config, i int) *Stage
 			}
 		}
 		service := stageservice.New(st.Stack, names.Pascal(svc.Name), props)
-		if owned != nil {
-			service.Node().AddDependency(owned)
+		if len(d.Secrets) > 0 {
+			grantSecretKeys(service.TaskDefinition.ObtainExecutionRole(), svc.SecretKeys)
 		}
 		st.Services = append(st.Services, service)
 	}

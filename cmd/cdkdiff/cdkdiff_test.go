@@ -292,3 +292,48 @@ func TestOfflineEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildspecReview: the report carries the buildspec check's findings when the
+// config names a buildspec file the repository holds, before the per-stack details.
+func TestBuildspecReview(t *testing.T) {
+	repo := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		p := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cdk.json", `{"app": "go run .", "context": {"stagecoach:config": "deploy/app.yaml"}}`)
+	write("deploy/app.yaml", "app: acme\nregion: us-east-1\nsource:\n  repository: acme/shop\nstages:\n  - name: dev\nservices:\n  - name: web\n    build:\n      buildspec: ci/build.yml\n")
+	if md, err := reviewBuildspecs(repo); err != nil || md != "" {
+		t.Errorf("ci/build.yml is not in the repository: %q, %v; want no section", md, err)
+	}
+	write("ci/build.yml", "version: 0.2\nphases:\n  build:\n    commands:\n      - docker build -t builtimage .\n")
+	md, err := reviewBuildspecs(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Report{Base: "main", BaseCommit: "0123456789abcdef", Head: "x", BaseHasApp: true, Buildspecs: md}
+	out := r.Markdown(0)
+	i, j := strings.Index(out, "`ci/build.yml` (build.yml of `web`)"), strings.Index(out, detailsMarker)
+	if i < 0 || !strings.Contains(out, "file, error `no-latest`") || i > j {
+		t.Errorf("the report lacks the review of ci/build.yml before the details:\n%s", out)
+	}
+}
+
+// TestCheckRevision: a base git could read as an option, or that no revision
+// could be, is refused before git sees it.
+func TestCheckRevision(t *testing.T) {
+	for base, ok := range map[string]bool{
+		"origin/main": true, "v1.2.3": true, "HEAD~1": true, "0123abc": true, "feature/a@b": true,
+		"--output=/tmp/x": false, "-n": false, "main; rm -rf /": false, "a\nb": false, "tab\tbed": false,
+	} {
+		if err := checkRevision(base); (err == nil) != ok {
+			t.Errorf("checkRevision(%q) = %v, want ok %v", base, err, ok)
+		}
+	}
+}

@@ -22,6 +22,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +35,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stagecoach/stagecoach/buildspecs/check"
+	"github.com/stagecoach/stagecoach/config"
 )
 
 func main() {
@@ -52,6 +56,10 @@ func main() {
 	flag.Parse()
 	if flag.NArg() > 0 || o.base == "" || o.jobs < 1 {
 		flag.Usage()
+		os.Exit(2)
+	}
+	if err := checkRevision(o.base); err != nil {
+		fmt.Fprintln(os.Stderr, "cdkdiff:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,7 +104,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if _, err := os.Stat(cdk); err != nil {
 		return "", fmt.Errorf("the CDK CLI is not installed (%v): run `make deps`", err)
 	}
-	sha, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", o.base+"^{commit}")
+	sha, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", "--end-of-options", o.base+"^{commit}")
 	if err != nil {
 		return "", fmt.Errorf("base %q is not a commit of %s (a CI checkout needs the full history: fetch-depth: 0): %w", o.base, repo, err)
 	}
@@ -165,6 +173,9 @@ func run(ctx context.Context, o options) (string, error) {
 	logf("compared %d stacks: %s", len(stacks), since(start))
 
 	r := Report{Base: o.base, BaseCommit: sha, Head: head, BaseHasApp: baseHasApp, Stacks: stacks}
+	if r.Buildspecs, err = reviewBuildspecs(repo); err != nil {
+		return "", err
+	}
 	full := r.Markdown(0)
 	if err := os.MkdirAll(filepath.Dir(o.report), 0o755); err != nil {
 		return "", err
@@ -305,4 +316,37 @@ func lastLines(b []byte, n int) string {
 		lines = append([]string{"…"}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// reviewBuildspecs checks the buildspec files the app's config (the one cdk.json
+// names) points at, when the repository holds them: the app and the application may
+// share a repository, and then their review belongs with the template diff.
+func reviewBuildspecs(repo string) (string, error) {
+	path := "stagecoach.yaml"
+	var cdk struct {
+		Context map[string]any `json:"context"`
+	}
+	if b, err := os.ReadFile(filepath.Join(repo, "cdk.json")); err == nil && json.Unmarshal(b, &cdk) == nil {
+		if s, ok := cdk.Context["stagecoach:config"].(string); ok && s != "" {
+			path = s
+		}
+	}
+	cfg, err := config.Load(filepath.Join(repo, path))
+	if err != nil {
+		return "", err
+	}
+	return check.Review(cfg, repo)
+}
+
+// checkRevision refuses a -base that git could read as an option, or that holds
+// spaces or control characters, which no branch, tag or commit name has (git
+// check-ref-format). The report quotes the base, so it must also be one line.
+func checkRevision(base string) error {
+	if strings.HasPrefix(base, "-") {
+		return fmt.Errorf("base %q starts with \"-\": give a branch, tag or commit", base)
+	}
+	if strings.ContainsFunc(base, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("base %q holds a space or control character, which no git revision has: give a branch, tag or commit", base)
+	}
+	return nil
 }

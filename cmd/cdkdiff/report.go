@@ -61,6 +61,9 @@ type Report struct {
 	// BaseHasApp is false when the base revision has no CDK app yet.
 	BaseHasApp bool
 	Stacks     []StackDiff
+	// Buildspecs is the Markdown review of the buildspec files the config names
+	// that the repository holds (see buildspecs/check), "" when there are none.
+	Buildspecs string
 }
 
 // notes explain, for the resources that are replaced most often, what a replacement
@@ -194,6 +197,10 @@ func (r Report) render(budget int) string {
 	}
 	if len(rows) > 0 {
 		p("### 🔴 Replaced or removed resources\n\n| Stack | Resource | Type | Effect | Note |\n|---|---|---|---|---|\n%s\n\n", strings.Join(rows, "\n"))
+	}
+
+	if r.Buildspecs != "" {
+		p("%s\n", r.Buildspecs)
 	}
 
 	p("%s\n", detailsMarker)

@@ -137,6 +137,7 @@ func TestSchemaRefuses(t *testing.T) {
 		"bad-secrets", "connection-not-arn", "connection-wrong-service", "connection-bad-account",
 		"bad-source", "bad-paths", "bad-numbers", "too-many-stages", "too-many-services",
 		"required-missing", "not-a-mapping", "scalar", "secrets-scalar", "cpu-memory",
+		"branch-glob", "bad-extra-regions", "bad-secret-keys",
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := filepath.Join(root, "config", "testdata", "invalid", name+".yaml")

@@ -159,6 +159,15 @@ func valueSchema(t reflect.Type, r *config.Rule) object {
 		o.set("type", "integer")
 	case reflect.Bool:
 		o.set("type", "boolean")
+	case reflect.Slice: // a list of scalars, e.g. the stages of secretStages
+		o.set("type", "array")
+		if r != nil {
+			setInt(&o, "minItems", r.MinItems)
+			setInt(&o, "maxItems", r.MaxItems)
+			o.set("items", valueSchema(t.Elem(), r.Items))
+			return o
+		}
+		o.set("items", valueSchema(t.Elem(), nil))
 	}
 	if r == nil {
 		return o

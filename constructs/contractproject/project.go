@@ -6,6 +6,8 @@
 package contractproject
 
 import (
+	"regexp"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -24,7 +26,10 @@ type Props struct {
 	ProjectName string
 	// Description says what the project does, in the console. Default: none.
 	Description string
-	// Bucket receives the project's logs under logs/PROJECT_NAME/. Required.
+	// Bucket receives the project's logs under logs/PROJECT_NAME/ and what its
+	// buildspec stores under artifacts/PROJECT_NAME/, the only keys the project may
+	// write; it may read the whole bucket (the pipeline's artifacts among them).
+	// Required.
 	Bucket awss3.IBucket
 	// Variables are the contract variables, set on the project so no buildspec can
 	// override them. Keys in Secrets must not repeat them. Required.
@@ -44,6 +49,10 @@ type Props struct {
 	Timeout awscdk.Duration
 	// LogRetention is how long CloudWatch keeps the project's logs. Default: 90 days.
 	LogRetention awslogs.RetentionDays
+	// WithoutDocker runs the project without privileged mode, so no Docker daemon
+	// runs and a buildspec cannot build, pull or push with docker. Default: false,
+	// privileged mode, as every build.yml and TinyStacks' release.yml need.
+	WithoutDocker bool
 }
 
 // Project is a CodeBuild project wired for a CodePipeline action.
@@ -91,29 +100,92 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 			// "standard" images) rejects, so users' own buildspecs would misfire there.
 			BuildImage: awscodebuild.LinuxBuildImage_AMAZON_LINUX_2_5(),
 			// docker build, pull and push need the Docker daemon CodeBuild runs only
-			// in privileged mode; the seed's release.yml uses it too.
-			Privileged:  jsii.Bool(true),
+			// in privileged mode; the seed's release.yml uses it too. A project that
+			// needs no Docker runs without it: privileged mode gives the build's
+			// container root-level access to its host.
+			Privileged:  jsii.Bool(!props.WithoutDocker),
 			ComputeType: awscodebuild.ComputeType_SMALL,
 		},
 		EnvironmentVariables: environment(props),
 		Timeout:              timeout,
 		Logging: &awscodebuild.LoggingOptions{
 			CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: p.LogGroup},
-			S3: &awscodebuild.S3LoggingOptions{
-				Bucket: props.Bucket,
-				Prefix: jsii.String("logs/" + props.ProjectName),
-			},
 		},
 	})
 	p.Role = p.Project.Role()
+	p.trustOnlyThisProject(props.ProjectName)
+	p.grantBucket(props)
 	nagsuppress.Accept(p.Project, "AwsSolutions-CB4",
 		"Artifacts and logs go to the pipeline bucket (SSE-S3) and a log group; CodeBuild encrypts its own storage with the AWS managed key. A customer managed key would add cost and key administration without changing who can read them.")
 	nagsuppress.Accept(p.Project, "AwsSolutions-IAM5",
 		"CodeBuild's default policy, scoped to this project: its own log streams and report groups named after it.",
 		`/^Resource::arn:[a-z<>:-]+:logs:[a-z0-9-]+:<AWS::AccountId>:log-group:\/aws\/codebuild\/<[A-Za-z0-9]+>:\*$/`,
 		`/^Resource::arn:[a-z<>:-]+:codebuild:[a-z0-9-]+:<AWS::AccountId>:report-group\/<[A-Za-z0-9]+>-\*$/`)
+	nagsuppress.Accept(p.Project, "AwsSolutions-IAM5",
+		"The project writes only its own prefixes of the pipeline bucket (logs/PROJECT/ and artifacts/PROJECT/) and reads the bucket's objects; object keys are chosen per build.",
+		`/^Resource::<[A-Za-z0-9]+\.Arn>\/(\*|(logs|artifacts)\/`+regexp.QuoteMeta(props.ProjectName)+`\/\*)$/`)
 	return p
 }
+
+// trustOnlyThisProject lets CodeBuild assume the role only to run this project of this
+// account. CodeBuild names the project it acts for in aws:SourceArn and its account in
+// aws:SourceAccount when it assumes a service role, so the role cannot be used for
+// another account's or another project's builds (the cross-service confused deputy).
+// The ARN is spelled out: a reference to the project would depend on the project,
+// which depends on the role.
+func (p *Project) trustOnlyThisProject(name string) {
+	role, ok := p.Role.(awsiam.Role)
+	if !ok {
+		panic("contractproject: the project's role is not an aws-cdk-lib Role")
+	}
+	cfn, ok := role.Node().DefaultChild().(awsiam.CfnRole)
+	if !ok {
+		panic("contractproject: the project role's default child is not an AWS::IAM::Role")
+	}
+	arn := awscdk.Stack_Of(p.Construct).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("codebuild"), Resource: jsii.String("project"), ResourceName: jsii.String(name),
+	})
+	// aws-cdk-lib's trust policy has one statement: codebuild.amazonaws.com may assume.
+	cfn.AddPropertyOverride(jsii.String("AssumeRolePolicyDocument.Statement.0.Condition"), map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": *awscdk.Aws_ACCOUNT_ID(), "aws:SourceArn": *arn},
+	})
+}
+
+// grantBucket sends the S3 copy of the build logs to logs/PROJECT_NAME/ and lets the
+// project write there and under artifacts/PROJECT_NAME/ (S3_BUCKET), and nowhere else.
+// aws-cdk-lib's S3 logging option would grant writes and deletes on the whole bucket,
+// the pipeline's artifacts included, so the setting is made on the CloudFormation
+// resource and the grant here. CodeBuild also reads the bucket's ACL and location
+// before it writes logs.
+func (p *Project) grantBucket(props Props) {
+	cfn, ok := p.Project.Node().DefaultChild().(awscodebuild.CfnProject)
+	if !ok {
+		panic("contractproject: the project's default child is not an AWS::CodeBuild::Project")
+	}
+	logs := "logs/" + props.ProjectName
+	cfn.AddPropertyOverride(jsii.String("LogsConfig.S3Logs"), map[string]any{
+		"Status":   "ENABLED",
+		"Location": *props.Bucket.BucketName() + "/" + logs,
+	})
+	p.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("s3:PutObject"),
+		Resources: jsii.Strings(*props.Bucket.ArnForObjects(jsii.String(logs + "/*")),
+			*props.Bucket.ArnForObjects(jsii.String(ArtifactPrefix(props.ProjectName) + "*"))),
+	}))
+	p.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetObject"),
+		Resources: jsii.Strings(*props.Bucket.ArnForObjects(jsii.String("*"))),
+	}))
+	p.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetBucketAcl", "s3:GetBucketLocation"),
+		Resources: jsii.Strings(*props.Bucket.BucketArn()),
+	}))
+}
+
+// ArtifactPrefix is where a project's buildspec may store objects in S3_BUCKET:
+// artifacts/PROJECT_NAME/. A buildspec finds its project name in CodeBuild's
+// CODEBUILD_BUILD_ID ("PROJECT_NAME:BUILD_UUID").
+func ArtifactPrefix(project string) string { return "artifacts/" + project + "/" }
 
 // environment converts the props' variables into CodeBuild's form. jsii sends Go maps
 // to Node as JSON objects with sorted keys, so the template lists them by name.

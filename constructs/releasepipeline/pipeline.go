@@ -1,7 +1,8 @@
 // Package releasepipeline defines the CodePipeline (V2) that takes one service from a
 // push to its last stage: a CodeConnections source with a full clone, one build framed
 // by two quick steps that record the digest it built, then for every stage in order an
-// optional manual approval and a release that promotes that digest.
+// optional manual approval, a quick step that records the digest as approved for the
+// stage, the release that promotes it, and a quick step that checks the stage's tag.
 package releasepipeline
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/stagecoach/stagecoach/constructs/inlinefunction"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
+	"github.com/stagecoach/stagecoach/constructs/stageguard"
 	"github.com/stagecoach/stagecoach/contract"
 	"github.com/stagecoach/stagecoach/handlers"
 )
@@ -55,6 +57,9 @@ type Props struct {
 	// ImageRepository is where build.yml pushes; the steps around the build read its
 	// tags to record the digest this execution built. Required.
 	ImageRepository awsecr.IRepository
+	// Records is the Parameter Store path of the stages' records (names.StageRecords):
+	// what each stage was approved to run. Required.
+	Records string
 	// LogRetention is how long the image-tag step's logs are kept. Default: 90 days.
 	LogRetention awslogs.RetentionDays
 	// Stages are released in order. Required, at least one.
@@ -77,6 +82,9 @@ type Pipeline struct {
 	SourceAction awscodepipelineactions.CodeStarConnectionsSourceAction
 	// ImageTags is the function behind the steps before and after build.yml.
 	ImageTags awslambda.Function
+	// StageRecord is the function behind the steps before and after each release; it
+	// alone may write the stages' records.
+	StageRecord awslambda.Function
 	// ImageDigest is the pipeline variable holding the digest this execution built;
 	// every release receives it as IMAGE_DIGEST.
 	ImageDigest string
@@ -117,8 +125,8 @@ func (p *Pipeline) rerunOnChange(props Props) {
 
 // New defines a Pipeline under scope.
 func New(scope constructs.Construct, id string, props Props) *Pipeline {
-	if props.PipelineName == "" || props.Build == nil || props.ImageRepository == nil || len(props.Stages) == 0 {
-		panic("releasepipeline: PipelineName, Build, ImageRepository and Stages are required")
+	if props.PipelineName == "" || props.Build == nil || props.ImageRepository == nil || len(props.Stages) == 0 || props.Records == "" {
+		panic("releasepipeline: PipelineName, Build, ImageRepository, Records and Stages are required")
 	}
 	p := &Pipeline{Construct: constructs.NewConstruct(scope, jsii.String(id))}
 	p.Source = awscodepipeline.NewArtifact(jsii.String("Source"), nil)
@@ -144,11 +152,26 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 		LogRetention: props.LogRetention,
 	})
 	props.ImageRepository.Grant(p.ImageTags, jsii.String("ecr:ListImages"))
-
 	var stageNames []string
 	for _, st := range props.Stages {
 		stageNames = append(stageNames, st.Name)
 	}
+	records := stageguard.RecordARNs(p.Construct, props.Records, stageNames)
+	p.ImageTags.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("ssm:GetParameter"), Resources: jsii.Strings(records...),
+	}))
+	// Separate from ImageTags so that the function invoked right after build.yml can
+	// write nothing. Only the pipeline invokes this one, with parameters fixed here.
+	p.StageRecord = inlinefunction.New(p.Construct, "StageRecord", inlinefunction.Props{
+		Description:  "stagecoach: records what each stage is approved to run, and checks its tag after the release",
+		Source:       handlers.StageRecord,
+		LogRetention: props.LogRetention,
+	})
+	props.ImageRepository.Grant(p.StageRecord, jsii.String("ecr:ListImages"))
+	p.StageRecord.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("ssm:GetParameter", "ssm:PutParameter"), Resources: jsii.Strings(records...),
+	}))
+
 	repoName := *props.ImageRepository.RepositoryName()
 	before := awscodepipelineactions.NewLambdaInvokeAction(&awscodepipelineactions.LambdaInvokeActionProps{
 		ActionName:         jsii.String("TagsBefore"),
@@ -171,7 +194,7 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 		Lambda:             p.ImageTags,
 		VariablesNamespace: jsii.String("Image"),
 		UserParameters: &map[string]any{"mode": "record", "repository": repoName, "stages": stageNames,
-			"before": *before.Variable(jsii.String("TAGS"))},
+			"records": props.Records, "before": *before.Variable(jsii.String("TAGS"))},
 	})
 	p.ImageDigest = *record.Variable(jsii.String("IMAGE_DIGEST"))
 
@@ -188,9 +211,22 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 				AdditionalInformation: jsii.String("Release to " + st.Name + "?"),
 			}))
 		}
+		stageParams := func(mode string) *map[string]any {
+			return &map[string]any{"mode": mode, "repository": repoName, "records": props.Records, "stage": st.Name,
+				"digest": p.ImageDigest, "commit": *p.SourceAction.Variables().CommitId,
+				"execution": "#{codepipeline.PipelineExecutionId}"}
+		}
+		// After the approval, before the release moves the tag: from here on the stage
+		// tag may point to this execution's image (see handlers.StageRecord).
+		actions = append(actions, awscodepipelineactions.NewLambdaInvokeAction(&awscodepipelineactions.LambdaInvokeActionProps{
+			ActionName:     jsii.String("Authorize"),
+			RunOrder:       jsii.Number(2),
+			Lambda:         p.StageRecord,
+			UserParameters: stageParams("authorize"),
+		}))
 		actions = append(actions, awscodepipelineactions.NewCodeBuildAction(&awscodepipelineactions.CodeBuildActionProps{
 			ActionName: jsii.String("Release"),
-			RunOrder:   jsii.Number(2),
+			RunOrder:   jsii.Number(3),
 			Project:    st.Release,
 			Input:      p.Source,
 			// An action override, the highest CodeBuild precedence: the release
@@ -199,6 +235,14 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 			EnvironmentVariables: &map[string]*awscodebuild.BuildEnvironmentVariable{
 				contract.ImageDigest: {Value: jsii.String(p.ImageDigest)},
 			},
+		}))
+		// Whatever release.yml did, the stage fails unless its tag ends on this
+		// execution's image (a seed release.yml promotes what :PREVIOUS_STAGE_NAME is on).
+		actions = append(actions, awscodepipelineactions.NewLambdaInvokeAction(&awscodepipelineactions.LambdaInvokeActionProps{
+			ActionName:     jsii.String("Verify"),
+			RunOrder:       jsii.Number(4),
+			Lambda:         p.StageRecord,
+			UserParameters: stageParams("verify"),
 		}))
 		stages = append(stages, &awscodepipeline.StageProps{StageName: jsii.String(st.Name), Actions: &actions})
 	}
@@ -224,27 +268,63 @@ func New(scope constructs.Construct, id string, props Props) *Pipeline {
 	})
 
 	// Granted when the pipeline binds the Lambda actions, so accepted after it.
-	nagsuppress.Accept(p.ImageTags.Role(), "AwsSolutions-IAM5",
-		"codepipeline:PutJobSuccessResult and PutJobFailureResult have no resource-level permissions (AWS requires \"*\").",
-		"Resource::*")
-	// The roles CodePipeline assumes to invoke the image-tag function.
+	for _, fn := range []awslambda.Function{p.ImageTags, p.StageRecord} {
+		nagsuppress.Accept(fn.Role(), "AwsSolutions-IAM5",
+			"codepipeline:PutJobSuccessResult and PutJobFailureResult have no resource-level permissions (AWS requires \"*\").",
+			"Resource::*")
+	}
+	// The roles CodePipeline assumes to invoke the pipeline functions.
 	nagsuppress.Accept(p.Pipeline, "AwsSolutions-IAM5",
-		"aws-cdk-lib's Lambda invoke action: lambda:ListFunctions has no resource-level permissions, and invoking covers the image-tag function's versions (ARN:*).",
-		"Resource::*", `/^Resource::<[A-Za-z0-9]*ImageTags[0-9A-F]{8}\.Arn>:\*$/`)
+		"aws-cdk-lib's Lambda invoke action: lambda:ListFunctions has no resource-level permissions, and invoking covers the pipeline functions' versions (ARN:*).",
+		"Resource::*", `/^Resource::<[A-Za-z0-9]*(ImageTags|StageRecord)[0-9A-F]{8}\.Arn>:\*$/`)
 
 	if props.BuildRevision != "" {
 		p.rerunOnChange(props)
 	}
 
-	// With a full clone CodeBuild itself calls the connection; it needs both the
-	// current and the legacy service prefix.
-	use := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("codeconnections:UseConnection", "codestar-connections:UseConnection"),
-		Resources: jsii.Strings(props.ConnectionARN),
-	})
-	props.Build.AddToRolePolicy(use)
-	for _, st := range props.Stages {
-		st.Release.AddToRolePolicy(use)
+	// The Source action reads the commit through the connection, and with a full clone
+	// CodeBuild itself calls the connection for the build and every release.
+	// aws-cdk-lib grants the Source action's role only the legacy action.
+	sourceRole, ok := p.Pipeline.Node().FindChild(jsii.String("Source")).Node().FindChild(jsii.String("Source")).
+		Node().FindChild(jsii.String("CodePipelineActionRole")).(awsiam.IRole)
+	if !ok {
+		panic("releasepipeline: aws-cdk-lib no longer creates the Source action's role at Source/Source/CodePipelineActionRole")
+	}
+	repository := props.Owner + "/" + props.Repository
+	for _, st := range connectionUse(props.ConnectionARN, repository) {
+		sourceRole.AddToPrincipalPolicy(st)
+		props.Build.AddToRolePolicy(st)
+		for _, stage := range props.Stages {
+			stage.Release.AddToRolePolicy(st)
+		}
 	}
 	return p
+}
+
+// connectionUse lets a role use the connection, for the configured repository only.
+// IAM requires the action's service prefix to match the connection ARN's, and a
+// connection is arn:aws:codeconnections:… (created since 2024) or
+// arn:aws:codestar-connections:… (older), so both actions are allowed. A request
+// naming another repository (the FullRepositoryId condition key, present when the
+// connection is used for a specific repository) is denied, whatever else allows the
+// use: aws-cdk-lib's own grants of the legacy action carry no condition. GitHub,
+// GitLab and Bitbucket compare repository names without regard to case.
+func connectionUse(arn, repository string) []awsiam.PolicyStatement {
+	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("codeconnections:UseConnection", "codestar-connections:UseConnection"),
+		Resources: jsii.Strings(arn),
+	})}
+	for _, prefix := range []string{"codeconnections", "codestar-connections"} {
+		key := prefix + ":FullRepositoryId"
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Effect:    awsiam.Effect_DENY,
+			Actions:   jsii.Strings(prefix + ":UseConnection"),
+			Resources: jsii.Strings(arn),
+			Conditions: &map[string]any{
+				"StringNotEqualsIgnoreCase": map[string]any{key: repository},
+				"Null":                      map[string]any{key: "false"},
+			},
+		}))
+	}
+	return out
 }

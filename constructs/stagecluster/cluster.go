@@ -32,6 +32,10 @@ type Props struct {
 	// CertificateARN is an ACM certificate in the stack's region. Default: none, and
 	// the load balancer serves HTTP on port 80 only.
 	CertificateARN string
+	// DeletionProtection makes Elastic Load Balancing refuse to delete the load
+	// balancer, and so CloudFormation to delete the stack, until it is turned off.
+	// Default: false.
+	DeletionProtection bool
 }
 
 // Cluster is a stage's shared network, cluster and load balancer.
@@ -98,6 +102,7 @@ func New(scope constructs.Construct, id string, props Props) *Cluster {
 		Vpc:                     c.Vpc,
 		InternetFacing:          jsii.Bool(true),
 		DropInvalidHeaderFields: jsii.Bool(true),
+		DeletionProtection:      jsii.Bool(props.DeletionProtection),
 	})
 
 	// Load balancer access logs need an SSE-S3 bucket in the stage's region. Kept on

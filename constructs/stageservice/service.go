@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
@@ -72,13 +73,18 @@ type Props struct {
 	Priority int
 	// Rollout tunes how fast a new version replaces the old. Default: DefaultRollout.
 	Rollout *Rollout
-	// DesiredCount sets the service's DesiredCount through a custom resource: 0 while
-	// the stage's image does not exist, then never reset by a deploy. RepositoryRegion
+	// DesiredCount sets the service's DesiredCount and its scalable target's minimum
+	// through a custom resource: 0 while the stage's image does not exist, the minimum
+	// from the first release on, never reset by a deploy. RepositoryRegion
 	// must be set with it. Default: DesiredCount is left out of the template, and
 	// CloudFormation creates the service with one task and waits for it to be healthy.
 	DesiredCount *desiredcount.Provider
 	// RepositoryRegion is the region of Repository. Required with DesiredCount.
 	RepositoryRegion string
+	// TaskRoleName and ExecutionRoleName are the physical names of the task role and
+	// the task execution role, so a release project in another stack can name them
+	// (TASK_ROLE_ARN, iam:PassRole). Default: names CloudFormation generates.
+	TaskRoleName, ExecutionRoleName string
 }
 
 // Rollout holds the settings that decide how long a deployment takes.
@@ -168,6 +174,11 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		StopTimeout: seconds(r.StopTimeoutSeconds),
 	})
 
+	nameRole(s.TaskDefinition.TaskRole(), p.TaskRoleName)
+	if role := s.TaskDefinition.ExecutionRole(); role != nil {
+		nameRole(role, p.ExecutionRoleName)
+	}
+
 	nagsuppress.Accept(s.TaskDefinition, "AwsSolutions-ECS2",
 		"Runtime variables from the config are plaintext by design (reviewable in the template); secrets are passed as ECS secrets from Secrets Manager or Parameter Store, never as environment values.")
 	nagsuppress.Accept(s.TaskDefinition, "AwsSolutions-IAM5",
@@ -175,9 +186,10 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		"Resource::*")
 
 	var desired *float64
+	minTasks := jsii.Number(float64(p.MinTasks))
 	if p.DesiredCount != nil {
 		stack := awscdk.Stack_Of(s.Construct)
-		desired = jsii.Number(p.DesiredCount.DesiredCount(s.Construct, "DesiredCount", desiredcount.Request{
+		count := p.DesiredCount.DesiredCount(s.Construct, "DesiredCount", desiredcount.Request{
 			ClusterName: p.ClusterName,
 			ServiceName: p.ServiceName,
 			ServiceARN: *stack.FormatArn(&awscdk.ArnComponents{
@@ -189,7 +201,11 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 			Tag:              p.Tag,
 			Min:              p.MinTasks,
 			Revision:         p.revision(*s.TaskDefinition.TaskDefinitionArn()),
-		}))
+		})
+		desired = jsii.Number(count.DesiredCount)
+		// 0 until the stage is released: registering the target moves the count into
+		// [min, max] at once, so a minimum above 0 would start tasks with no image.
+		minTasks = jsii.Number(count.MinCapacity)
 	}
 	s.Service = awsecs.NewFargateService(s.Construct, jsii.String("Service"), &awsecs.FargateServiceProps{
 		ServiceName:    jsii.String(p.ServiceName),
@@ -240,7 +256,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 	p.Listener.AddTargetGroups(jsii.String(id), groups)
 
 	s.Scaling = s.Service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
-		MinCapacity: jsii.Number(float64(p.MinTasks)),
+		MinCapacity: minTasks,
 		MaxCapacity: jsii.Number(float64(p.MaxTasks)),
 	})
 	s.Scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
@@ -360,4 +376,16 @@ func optional(s string) *string {
 		return nil
 	}
 	return jsii.String(s)
+}
+
+// nameRole gives a role aws-cdk-lib created a physical name; "" keeps the generated one.
+func nameRole(role awsiam.IRole, name string) {
+	if name == "" {
+		return
+	}
+	cfn, ok := role.Node().DefaultChild().(awsiam.CfnRole)
+	if !ok {
+		panic("stageservice: the role " + *role.Node().Path() + " has no AWS::IAM::Role to name")
+	}
+	cfn.SetRoleName(jsii.String(name))
 }

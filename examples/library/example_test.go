@@ -97,7 +97,7 @@ func TestDefine(t *testing.T) {
 		"AWS::ECS::TaskDefinition":                    {`"Family":"shop-demo-web"`, `/shop/web:demo"`, `"ContainerPort":8080`},
 		"AWS::ECS::Service":                           {`"ServiceName":"shop-demo-web"`, `"LaunchType":"FARGATE"`, `"Rollback":true`, `"DesiredCount":{"Fn::GetAtt"`},
 		"Custom::DesiredCount":                        {`"Tag":"demo"`, `"Service":"shop-demo-web"`, `"Cluster":"shop-demo"`},
-		"AWS::ApplicationAutoScaling::ScalableTarget": {`"MinCapacity":1`, `"MaxCapacity":2`},
+		"AWS::ApplicationAutoScaling::ScalableTarget": {`"MinCapacity":{"Fn::GetAtt":[`, `"MinCapacity"]}`, `"MaxCapacity":2`},
 	} {
 		got := one(typ)
 		for _, want := range wants {

@@ -94,7 +94,7 @@ func (r *request) authorize(action, resource string) error {
 	if role.Allowed(action, resource) {
 		return nil
 	}
-	return clientError("AccessDeniedException", "%s", iampolicy.Denial(r.principal(), action, resource))
+	return clientError("AccessDeniedException", "%s", role.Denial(r.principal(), action, resource))
 }
 
 func (r *request) repositoryARN(repo string) string {
@@ -330,8 +330,7 @@ func (s *Server) putImage(r *request) (any, error) {
 
 // tagPolicy is the tag mutability of repoName: the one set for it (SetRepository,
 // from the template), unless the call's settings give one for every repository,
-// REHEARSAL_ECR_TAG_MUTABILITY=MUTABILITY[:FILTER,...] (filters may also come in
-// REHEARSAL_ECR_TAG_EXCLUSIONS, comma-separated).
+// REHEARSAL_ECR_TAG_MUTABILITY=MUTABILITY[:FILTER,...].
 func (s *Server) tagPolicy(r *request, repoName string) (ecrtags.Policy, error) {
 	v := r.getenv("REHEARSAL_ECR_TAG_MUTABILITY")
 	if v == "" {
@@ -339,7 +338,7 @@ func (s *Server) tagPolicy(r *request, repoName string) (ecrtags.Policy, error) 
 	}
 	m, filters, _ := strings.Cut(v, ":")
 	p := ecrtags.Policy{Mutability: m}
-	for _, f := range strings.Split(filters+","+r.getenv("REHEARSAL_ECR_TAG_EXCLUSIONS"), ",") {
+	for _, f := range strings.Split(filters, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			p.Exclusions = append(p.Exclusions, f)
 		}

@@ -42,7 +42,8 @@ import (
 //
 //	REHEARSAL_ECS_SERVICES   NAME=STATUS[:COUNT],...: services whose status (ACTIVE,
 //	                         DRAINING, INACTIVE, MISSING) or desired count is not the
-//	                         registered one
+//	                         registered one (COUNT 0>N: at 0 until a forced
+//	                         deployment, then N; see scripted)
 //	REHEARSAL_ECS_ROLLOUT    rolloutStates a new deployment goes through, one per
 //	                         DescribeServices call, the last repeating (default
 //	                         IN_PROGRESS,COMPLETED)
@@ -55,9 +56,12 @@ type cluster struct {
 }
 
 type service struct {
-	name    string
-	taskDef string // ARN of its task definition
-	desired int
+	name       string
+	taskDef    string // ARN of its task definition
+	launchType string // "" when the service uses a capacity provider strategy
+	desired    int
+	// started is set once a "0>N" service (REHEARSAL_ECS_SERVICES) has been raised.
+	started bool
 	deps    []*deployment // PRIMARY first
 }
 
@@ -165,6 +169,9 @@ func (s *Server) register(region string, in map[string]any) map[string]any {
 // taskDefinition finds a task definition by family, family:revision or ARN.
 func (s *Server) taskDefinition(region, ref string) (map[string]any, bool) {
 	if strings.HasPrefix(ref, "arn:") {
+		if parts := strings.SplitN(ref, ":", 6); len(parts) != 6 || parts[3] != region {
+			return nil, false // another region's task definition is not found here
+		}
 		_, rest, _ := strings.Cut(ref, ":task-definition/")
 		ref = rest
 	}
@@ -227,19 +234,7 @@ func (s *Server) ecs(r *request) (any, error) {
 	case "DescribeClusters":
 		return s.describeClusters(r)
 	case "RegisterTaskDefinition":
-		if err := r.authorize("ecs:RegisterTaskDefinition", "*"); err != nil {
-			return nil, err
-		}
-		if _, err := r.need("family"); err != nil {
-			return nil, err
-		}
-		in := map[string]any{}
-		for k, v := range r.input {
-			if k != "tags" {
-				in[k] = v
-			}
-		}
-		return map[string]any{"taskDefinition": s.register(r.region, in)}, nil
+		return s.registerTaskDefinition(r)
 	case "DescribeTaskDefinition":
 		if err := r.authorize("ecs:DescribeTaskDefinition", "*"); err != nil {
 			return nil, err
@@ -308,9 +303,13 @@ func serviceName(r *request, ref string) (string, error) {
 	return parts[5][strings.LastIndex(parts[5], "/")+1:], nil
 }
 
-// scripted is what REHEARSAL_ECS_SERVICES says about svc: status and desired count.
-func scripted(r *request, svc string, desired int) (string, int, error) {
-	status := "ACTIVE"
+// scripted is what REHEARSAL_ECS_SERVICES says about sv: status and desired
+// count. COUNT "0>N" is a stage's service before its first release: 0 until a
+// forced deployment has started, after which its stage stack raises it to N
+// (the DesiredCount function raises the scalable target's minimum when it sees
+// the service's first deployment); sv.started records that it has.
+func scripted(r *request, sv *service) (string, int, int, error) {
+	status, desired, raise := "ACTIVE", sv.desired, 0
 	for _, entry := range strings.Split(r.getenv("REHEARSAL_ECS_SERVICES"), ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -324,21 +323,30 @@ func scripted(r *request, svc string, desired int) (string, int, error) {
 		default:
 			bad = true
 		}
-		d := desired
+		d, up := desired, 0
 		if hasCount {
+			before, after, raised := strings.Cut(count, ">")
 			var err error
-			if d, err = strconv.Atoi(count); err != nil || d < 0 {
+			if d, err = strconv.Atoi(before); err != nil || d < 0 {
 				bad = true
+			}
+			if raised {
+				if up, err = strconv.Atoi(after); err != nil || d != 0 || up < 1 {
+					bad = true
+				}
 			}
 		}
 		if bad {
-			return "", 0, clientError("InvalidParameterException", "rehearsal settings: REHEARSAL_ECS_SERVICES entry %q: want NAME=STATUS[:COUNT], STATUS one of ACTIVE, DRAINING, INACTIVE, MISSING", entry)
+			return "", 0, 0, clientError("InvalidParameterException", "rehearsal settings: REHEARSAL_ECS_SERVICES entry %q: want NAME=STATUS[:COUNT], STATUS one of ACTIVE, DRAINING, INACTIVE, MISSING, COUNT a number or 0>N", entry)
 		}
-		if n == svc {
-			status, desired = st, d
+		if n == sv.name {
+			status, desired, raise = st, d, up
 		}
 	}
-	return status, desired, nil
+	if raise > 0 && sv.started {
+		desired = raise
+	}
+	return status, desired, raise, nil
 }
 
 func rolloutScript(r *request) ([]string, error) {
@@ -414,7 +422,7 @@ func (s *Server) describeServices(r *request) (any, error) {
 		sv, ok := c.services[n]
 		status, desired := "MISSING", 0
 		if ok {
-			if status, desired, err = scripted(r, n, sv.desired); err != nil {
+			if status, desired, _, err = scripted(r, sv); err != nil {
 				return nil, err
 			}
 		}
@@ -449,9 +457,9 @@ func (s *Server) updateService(r *request) (any, error) {
 		return nil, clientError("ServiceNotFoundException", "Service not found.")
 	}
 	sv, ok := c.services[n]
-	status := "MISSING"
+	status, raise := "MISSING", 0
 	if ok {
-		if status, sv.desired, err = scripted(r, n, sv.desired); err != nil {
+		if status, sv.desired, raise, err = scripted(r, sv); err != nil {
 			return nil, err
 		}
 	}
@@ -469,6 +477,9 @@ func (s *Server) updateService(r *request) (any, error) {
 		td, ok := s.taskDefinition(r.region, ref)
 		if !ok {
 			return nil, clientError("ClientException", "TaskDefinition not found.")
+		}
+		if err := checkLaunchType(sv, td); err != nil {
+			return nil, err
 		}
 		arn := td["taskDefinitionArn"].(string)
 		changed = arn != sv.taskDef
@@ -495,10 +506,23 @@ func (s *Server) updateService(r *request) (any, error) {
 		if sv.desired == 0 {
 			// Nothing to start: the deployment is done at once.
 			d.rollout, d.step, sv.deps = "COMPLETED", -1, nil
+			if raise > 0 {
+				// Its event reaches the stage stack, which raises the count.
+				sv.started = true
+			}
 		}
 		sv.deps = append([]*deployment{d}, sv.deps...)
 	}
 	return map[string]any{"service": r.serviceJSON(c, sv, "ACTIVE")}, nil
+}
+
+// launch is the launch type describe-services reports: FARGATE unless the
+// service was registered with another.
+func (sv *service) launch() string {
+	if sv.launchType == "" {
+		return "FARGATE"
+	}
+	return sv.launchType
 }
 
 // advance moves each scripted deployment one step along its rollout script.
@@ -566,7 +590,7 @@ func (r *request) serviceJSON(c *cluster, sv *service, status string) map[string
 		m := map[string]any{
 			"id": d.id, "status": d.status, "taskDefinition": d.taskDef, "rolloutState": d.rollout,
 			"desiredCount": sv.desired, "runningCount": dr, "pendingCount": 0, "failedTasks": 0,
-			"createdAt": float64(d.created.Unix()), "updatedAt": float64(d.created.Unix()), "launchType": "FARGATE",
+			"createdAt": float64(d.created.Unix()), "updatedAt": float64(d.created.Unix()), "launchType": sv.launch(),
 		}
 		if d.rollout == "FAILED" {
 			m["failedTasks"] = max(sv.desired, 1)
@@ -584,7 +608,7 @@ func (r *request) serviceJSON(c *cluster, sv *service, status string) map[string
 		"desiredCount":   sv.desired,
 		"runningCount":   min(running, sv.desired),
 		"pendingCount":   0,
-		"launchType":     "FARGATE",
+		"launchType":     sv.launch(),
 		"taskDefinition": sv.taskDef,
 		"deploymentConfiguration": map[string]any{
 			"deploymentCircuitBreaker": map[string]any{"enable": true, "rollback": true},

@@ -29,8 +29,7 @@
 //	REHEARSAL_ECR_REPOSITORIES    repositories that exist, comma-separated; unset: all
 //	REHEARSAL_ECR_MISSING_<REGION>  repositories that do not exist (yet) in that region
 //	REHEARSAL_ECR_TAG_MUTABILITY  MUTABILITY[:FILTER,...] for every repository, over
-//	                              the one SetRepository gave (REHEARSAL_ECR_TAG_EXCLUSIONS
-//	                              may hold the filters)
+//	                              the one SetRepository gave
 //	REHEARSAL_ECS_*               how ECS plays out (see ecs.go)
 package fakeaws
 

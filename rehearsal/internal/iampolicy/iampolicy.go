@@ -7,22 +7,38 @@
 //   - A request is allowed only when an Allow statement of the role's policies
 //     matches both its action and its resource; everything else is an implicit
 //     deny ("no identity-based policy allows the ... action").
+//
 //   - Action names match case-insensitively and may use the wildcards "*" (any run
 //     of characters) and "?" (one character): ecr:Batch*, ECS:describeservices.
+//
 //   - Resource ARNs match case-sensitively with the same wildcards; "*" matches
 //     every resource. Actions that take no resource (ecr:GetAuthorizationToken)
 //     are decided on "*".
 //
-// Deny statements, conditions, NotAction/NotResource, permission boundaries and
-// resource-based policies are not modelled: the golden templates' build and
-// release roles have none (PipelineFromTemplate refuses a role that does). The
-// full simulation of IAM belongs to the iam behaviour model; this is the small,
-// resource-aware check the rehearsal needs until it can use that.
+//   - An explicit Deny overrides any Allow: a Deny statement that matches the
+//     request's action and resource, and whose conditions hold, refuses it
+//     ("... with an explicit deny in an identity-based policy").
+//
+//   - A statement with a Condition block applies only when every condition holds
+//     (see condition.go). The calls the rehearsal plays carry no condition keys
+//     of their own, so a condition on a key the request does not have decides as
+//     IAM decides for a missing key: Null "true" holds, the negated string
+//     operators (StringNotEquals...) and ...IfExists hold, everything else does
+//     not. A Deny scoped to other repositories of a connection
+//     (StringNotEquals on codeconnections:FullRepositoryId with a Null "false"
+//     guard) therefore never applies to an ECR or ECS call.
+//
+// NotAction/NotResource, permission boundaries and resource-based policies are
+// not modelled (PipelineFromTemplate refuses a role that uses them). The full
+// simulation of IAM belongs to the iam behaviour model (awsmodel/iam); this is
+// the small, resource-aware check the rehearsal's calls need.
 //
 // Two settings, both optional, carry a role to the stand-ins:
 //
 //	REHEARSAL_IAM_ALLOW   actions the role has, comma-separated (any resource)
-//	REHEARSAL_IAM_POLICY  the role's Allow statements as JSON, [{"Action":[...],"Resource":[...]}]
+//	REHEARSAL_IAM_POLICY  the role's statements as JSON,
+//	                      [{"Effect":"Allow","Action":[...],"Resource":[...],"Condition":{...}}]
+//	                      (Effect defaults to Allow)
 //
 // A request must pass both that are set; with neither set everything is allowed.
 package iampolicy
@@ -33,17 +49,19 @@ import (
 	"strings"
 )
 
-// Statement is one Allow statement of a role's identity policies, resolved.
+// Statement is one statement of a role's identity policies, resolved.
 type Statement struct {
-	Action   []string `json:"Action"`
-	Resource []string `json:"Resource"`
+	Effect    string                    `json:"Effect,omitempty"` // Allow (default) or Deny
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
 }
 
 // Role is what the settings say about the build's role.
 type Role struct {
 	// Actions, when not nil, limits the role to these action patterns.
 	Actions []string
-	// Statements, when not nil, are the role's Allow statements.
+	// Statements, when not nil, are the role's statements.
 	Statements []Statement
 }
 
@@ -61,7 +79,12 @@ func FromSettings(getenv func(string) string) (Role, error) {
 	if doc := getenv("REHEARSAL_IAM_POLICY"); doc != "" {
 		r.Statements = []Statement{}
 		if err := json.Unmarshal([]byte(doc), &r.Statements); err != nil {
-			return r, fmt.Errorf("REHEARSAL_IAM_POLICY is not a JSON list of {Action, Resource} statements: %v", err)
+			return r, fmt.Errorf("REHEARSAL_IAM_POLICY is not a JSON list of {Effect, Action, Resource, Condition} statements: %v", err)
+		}
+		for _, st := range r.Statements {
+			if st.Effect != "" && st.Effect != "Allow" && st.Effect != "Deny" {
+				return r, fmt.Errorf("REHEARSAL_IAM_POLICY: Effect %q is neither Allow nor Deny", st.Effect)
+			}
 		}
 	}
 	return r, nil
@@ -69,18 +92,51 @@ func FromSettings(getenv func(string) string) (Role, error) {
 
 // Allowed tells whether the role may call action on resource.
 func (r Role) Allowed(action, resource string) bool {
+	return r.Decide(action, resource) == Allow
+}
+
+// Decision is the outcome of evaluating a request.
+type Decision int
+
+const (
+	// ImplicitDeny: no statement allows the request.
+	ImplicitDeny Decision = iota
+	// Allow: a statement allows it and none denies it.
+	Allow
+	// ExplicitDeny: a Deny statement applies.
+	ExplicitDeny
+)
+
+// Decide evaluates a request (made with no condition keys) against the role.
+func (r Role) Decide(action, resource string) Decision {
 	if r.Actions != nil && !anyMatch(r.Actions, action, true) {
-		return false
+		return ImplicitDeny
 	}
 	if r.Statements == nil {
-		return true
+		return Allow
 	}
+	allowed := false
 	for _, s := range r.Statements {
-		if anyMatch(s.Action, action, true) && anyMatch(s.Resource, resource, false) {
-			return true
+		if !anyMatch(s.Action, action, true) || !anyMatch(s.Resource, resource, false) || !conditionsHold(s.Condition, nil) {
+			continue
 		}
+		if s.Effect == "Deny" {
+			return ExplicitDeny
+		}
+		allowed = true
 	}
-	return false
+	if allowed {
+		return Allow
+	}
+	return ImplicitDeny
+}
+
+// Denial is the message AWS gives for a refused request of an identity policy.
+func (r Role) Denial(principal, action, resource string) string {
+	if r.Decide(action, resource) == ExplicitDeny {
+		return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", principal, action, resource)
+	}
+	return Denial(principal, action, resource)
 }
 
 // Denial is the message AWS gives for an implicit deny of an identity policy.

@@ -47,7 +47,14 @@ const remoteTimeout = 2 * time.Minute
 
 func runDocker(args []string, sio IO, errOut io.Writer) error {
 	if len(args) == 0 {
-		return fail(dockerUsage, "docker stand-in: no command given (supported: login, build, tag, push, pull)")
+		return fail(dockerUsage, "docker stand-in: no command given (supported: login, build, tag, push, pull, images)")
+	}
+	if sio.Getenv("REHEARSAL_DOCKER_DAEMON") == "false" {
+		// CodeBuild runs the Docker daemon only in privileged mode ("Enables running
+		// the Docker daemon inside a Docker container", PrivilegedMode in the
+		// CodeBuild API's ProjectEnvironment); without it every docker command that
+		// needs the daemon fails as the CLI does when the socket is missing.
+		return fail(dockerFailed, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running? (the CodeBuild project is not in privileged mode)")
 	}
 	st, err := openStore(sio)
 	if err != nil {
@@ -64,8 +71,10 @@ func runDocker(args []string, sio IO, errOut io.Writer) error {
 		return st.push(args[1:], sio)
 	case "pull":
 		return st.pull(args[1:], sio)
+	case "images":
+		return st.images(args[1:], sio)
 	default:
-		return fail(dockerUsage, "docker stand-in: %q is not supported (supported: login, build, tag, push, pull); extend rehearsal/internal/standin if a buildspec needs it", args[0])
+		return fail(dockerUsage, "docker stand-in: %q is not supported (supported: login, build, tag, push, pull, images); extend rehearsal/internal/standin if a buildspec needs it", args[0])
 	}
 }
 
@@ -235,6 +244,18 @@ func (st *store) login(args []string, sio IO) error {
 	if password == "" {
 		return fail(dockerFailed, "Error: Password Required")
 	}
+	if dockerHub(server) {
+		// Docker Hub takes the account's access token: REHEARSAL_DOCKERHUB_TOKEN.
+		if want := sio.Getenv("REHEARSAL_DOCKERHUB_TOKEN"); want == "" || password != want {
+			return fail(dockerFailed, "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": unauthorized: incorrect username or password")
+		}
+		st.logins[DockerHub] = user
+		if err := st.save("logins.json", st.logins); err != nil {
+			return err
+		}
+		fmt.Fprintln(sio.Stdout, "Login Succeeded")
+		return nil
+	}
 	// An ECR token opens the registry of the region it was issued for, and no other.
 	if region, ok := ecrRegion(sio, server); !ok || password != LoginToken(region) {
 		return fail(dockerFailed, "Error response from daemon: login attempt to https://%s/v2/ failed with status: 401 Unauthorized (the password is not what `aws ecr get-login-password --region REGION` printed for this registry's region)", server)
@@ -245,6 +266,19 @@ func (st *store) login(args []string, sio IO) error {
 	}
 	fmt.Fprintln(sio.Stdout, "Login Succeeded")
 	return nil
+}
+
+// DockerHub is the key under which the stand-in records a Docker Hub login.
+const DockerHub = "docker.io"
+
+// dockerHub reports whether a docker login server names Docker Hub: its index URL,
+// which the CLI uses when no server is given, or one of its host names.
+func dockerHub(server string) bool {
+	switch strings.TrimSuffix(server, "/") {
+	case "https://index.docker.io/v1", "index.docker.io", "docker.io", "registry-1.docker.io":
+		return true
+	}
+	return false
 }
 
 func (st *store) build(args []string, sio IO) error {
@@ -411,6 +445,18 @@ func (st *store) push(args []string, sio IO) error {
 	}
 	if pushed, err := img.Digest(); err == nil {
 		d = pushed.String()
+	}
+	// ECR refuses a push of an immutable tag that exists, even of the same image.
+	if tag, isTag := ref.(name.Tag); isTag {
+		if _, ecr := ecrRegion(sio, host); ecr {
+			policy, err := tagPolicy(sio.Getenv)
+			if err != nil {
+				return err
+			}
+			if err := policy.Push(ref.Context().RepositoryStr(), tag.TagStr(), currentDigest(ctx, tag), d); err != nil {
+				return fail(dockerFailed, "%s", err.Error())
+			}
+		}
 	}
 	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
 		return fail(dockerFailed, "docker stand-in: push %s: %v", ref, err)

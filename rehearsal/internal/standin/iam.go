@@ -36,7 +36,7 @@ func authorizeDocker(sio IO, host, repo string, actions ...string) error {
 	resource := fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", region, account(sio), repo)
 	for _, a := range actions {
 		if !role.Allowed(a, resource) {
-			return fail(dockerFailed, "denied: %s", iampolicy.Denial(principal(sio), a, resource))
+			return fail(dockerFailed, "denied: %s", role.Denial(principal(sio), a, resource))
 		}
 	}
 	return nil

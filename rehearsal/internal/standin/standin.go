@@ -22,6 +22,14 @@
 //	REHEARSAL_IMAGE_LAYERS   its number of layers (2)
 //	REHEARSAL_IAM_ALLOW, REHEARSAL_IAM_POLICY  the build role's actions and
 //	                         statements (package iampolicy); unset: all allowed
+//	REHEARSAL_ECR_TAG_MUTABILITY  MUTABILITY[:FILTER,...]: the repositories' tag
+//	                         mutability (see mutability.go); unset: MUTABLE. docker
+//	                         push refuses to move an immutable tag; the endpoint
+//	                         reads the same setting for put-image
+//	REHEARSAL_DOCKERHUB_TOKEN  the access token Docker Hub accepts in `docker login`
+//	                         (any user name); unset: every Docker Hub login fails
+//	REHEARSAL_DOCKER_DAEMON  "false": no Docker daemon (a project without privileged
+//	                         mode), so every docker command fails
 //	REHEARSAL_RECORD_ENV     extra variable names to record, comma-separated
 //
 // Every other REHEARSAL_* variable reaches the endpoint with each aws call
