@@ -50,6 +50,9 @@ func newPipeline(t *testing.T, h *Harness, name string) *pipeline {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	if h.Settings == nil {
+		h.Settings = map[string]string{}
+	}
 	h.Settings["REHEARSAL_ECR_TAG_MUTABILITY"] = mutability
 	p := &pipeline{h: h, build: steps[0], releases: steps[1:]}
 	env := p.env(t, p.build)

@@ -141,8 +141,12 @@ func (h *Harness) SetTagMutability(repo string, p ecrtags.Policy) {
 }
 
 // ReposFromTemplate sets the tag mutability of every AWS::ECR::Repository of a
-// synthesized template, by its RepositoryName (see awsmodel/ecrtags).
+// synthesized template, by its RepositoryName (see awsmodel/ecrtags). A Harness
+// without an endpoint (one a test builds to read a pipeline only) has nothing to set.
 func (h *Harness) ReposFromTemplate(template map[string]any) {
+	if h.aws == nil {
+		return
+	}
 	resources, _ := template["Resources"].(map[string]any)
 	for _, r := range resources {
 		r, _ := r.(map[string]any)

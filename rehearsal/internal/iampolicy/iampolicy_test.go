@@ -1,6 +1,9 @@
 package iampolicy
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestMatch(t *testing.T) {
 	for _, tc := range []struct {
@@ -50,5 +53,48 @@ func TestAllowedByResource(t *testing.T) {
 	none, _ := FromSettings(func(string) string { return "" })
 	if !none.Allowed("anything:AtAll", "*") {
 		t.Error("with no settings everything is allowed")
+	}
+}
+
+// TestExplicitDenyAndConditions: an explicit Deny overrides an Allow; a statement
+// applies only when its conditions hold, and a condition on a key the call does
+// not carry holds only for Null "true", the negated operators and IfExists.
+func TestExplicitDenyAndConditions(t *testing.T) {
+	repo := "arn:aws:ecr:us-east-1:1:repository/acme/web"
+	env := map[string]string{"REHEARSAL_IAM_POLICY": `[
+	  {"Effect":"Allow","Action":["ecr:*"],"Resource":["*"]},
+	  {"Effect":"Deny","Action":["ecr:BatchDeleteImage"],"Resource":["` + repo + `"]},
+	  {"Effect":"Deny","Action":["ecr:PutImage"],"Resource":["*"],
+	   "Condition":{"StringNotEqualsIgnoreCase":{"codeconnections:FullRepositoryId":"acme/shop"},"Null":{"codeconnections:FullRepositoryId":"false"}}},
+	  {"Effect":"Deny","Action":["ecr:DescribeImages"],"Resource":["*"],"Condition":{"StringNotEquals":{"aws:ResourceTag/team":"web"}}},
+	  {"Effect":"Allow","Action":["ecs:UpdateService"],"Resource":["*"],"Condition":{"StringEquals":{"aws:ResourceTag/team":"web"}}},
+	  {"Effect":"Allow","Action":["ecs:DescribeServices"],"Resource":["*"],"Condition":{"StringEqualsIfExists":{"aws:ResourceTag/team":"web"}}}
+	]`}
+	r, err := FromSettings(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		action string
+		want   Decision
+	}{
+		{"ecr:BatchGetImage", Allow},
+		{"ecr:BatchDeleteImage", ExplicitDeny},
+		{"ecr:PutImage", Allow},              // Null "false" on a missing key: the Deny does not apply
+		{"ecr:DescribeImages", ExplicitDeny}, // a negated operator on a missing key holds
+		{"ecs:UpdateService", ImplicitDeny},  // StringEquals on a missing key does not
+		{"ecs:DescribeServices", Allow},      // ...IfExists on a missing key holds
+	} {
+		if got := r.Decide(tc.action, repo); got != tc.want {
+			t.Errorf("%s: decision %d, want %d", tc.action, got, tc.want)
+		}
+	}
+	if msg := r.Denial("arn:aws:sts::1:assumed-role/r/s", "ecr:BatchDeleteImage", repo); !strings.Contains(msg, "with an explicit deny in an identity-based policy") {
+		t.Errorf("denial of an explicit deny: %s", msg)
+	}
+	if _, err := FromSettings(func(k string) string {
+		return map[string]string{"REHEARSAL_IAM_POLICY": `[{"Effect":"Maybe","Action":["x"],"Resource":["*"]}]`}[k]
+	}); err == nil {
+		t.Error("an Effect that is neither Allow nor Deny was accepted")
 	}
 }
