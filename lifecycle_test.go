@@ -278,6 +278,14 @@ func TestTagMutabilityKeepsCommitTagsImmutable(t *testing.T) {
 						t.Errorf("%s: :%s cannot move (%+v)", where, tag, p)
 					}
 				}
+				if own := ownBuildspecRepositories(s)[fmt.Sprint(repo.props["RepositoryName"])]; own {
+					// A service with its own build.yml keeps mutable tags, so that its
+					// re-runs of a commit work (TestCommitTagsAndOwnBuildspecs).
+					if p.Immutable(commits[0]) {
+						t.Errorf("%s: the service runs its own build.yml, yet commit tags are immutable (%+v)", where, p)
+					}
+					continue
+				}
 				if _, ok := imagetags.Cover(imagetags.Moving(stages), ecrtags.MaxFilters); ok {
 					for _, c := range commits {
 						if !p.Immutable(c) {
@@ -324,4 +332,16 @@ func TestMutableFallbackWarns(t *testing.T) {
 	if warned != len(cfg.Services) {
 		t.Errorf("%d warnings about mutable commit tags, want one per repository (%d): %q", warned, len(cfg.Services), s.warnings)
 	}
+}
+
+// ownBuildspecRepositories names the repositories of services that run a build.yml
+// of their own.
+func ownBuildspecRepositories(s *synthesis) map[string]bool {
+	out := map[string]bool{}
+	for _, svc := range s.cfg.Services {
+		if svc.Build.Buildspec != "" {
+			out[names.Repository(s.cfg.App, svc.Name)] = true
+		}
+	}
+	return out
 }

@@ -6,40 +6,6 @@ import (
 	"testing"
 )
 
-// TestStandinImmutableTags: with a repository's tag mutability set, the stand-ins
-// refuse what ECR refuses: a docker push of an existing immutable tag (even of the
-// same image) and a put-image moving one; excluded tags move freely.
-func TestStandinImmutableTags(t *testing.T) {
-	h := newHarness(t)
-	c := newCLI(t, h, "REHEARSAL_ECR_TAG_MUTABILITY=IMMUTABLE_WITH_EXCLUSION:latest,dev")
-	first := c.pushed()
-	url := h.Registry.Host + "/" + repo
-	c.ok("docker", "tag", "builtimage", url+":abc123")
-	c.ok("docker", "push", url+":abc123")
-	// The same image again, as a re-run of the commit pushes it.
-	if _, code := c.run("", "docker", "push", url+":abc123"); code != 1 || !strings.Contains(c.last, "tag invalid: The image tag 'abc123' already exists") {
-		t.Errorf("re-push of an immutable tag: exit %d, %s", code, c.last)
-	}
-	second := c.pushed() // :latest is excluded: it moves
-	if second == first {
-		t.Fatal("the second build did not move :latest")
-	}
-	manifest := strings.TrimSuffix(c.ok("aws", "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", "imageTag=latest", "--query", "images[0].imageManifest", "--output", "text"), "\n")
-	if _, code := c.run("", "aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "abc123", "--image-manifest", manifest); code != 254 || !strings.Contains(c.last, "ImageTagAlreadyExistsException") {
-		t.Errorf("put-image moving an immutable tag: exit %d, %s", code, c.last)
-	}
-	c.ok("aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "dev", "--image-manifest", manifest)
-	if h.Registry.Digest(t, repo, "abc123") != first || h.Registry.Digest(t, repo, "dev") != second {
-		t.Error("tags are not where ECR would have left them")
-	}
-
-	// Unset, tags are mutable (ECR's default).
-	m := newCLI(t, h)
-	m.pushed()
-	m.ok("docker", "tag", "builtimage", url+":abc123")
-	m.ok("docker", "push", url+":abc123")
-}
-
 // TestStandinDockerImages: `docker images --no-trunc --quiet REF` prints the image ID,
 // the digest of the image's config, as Docker does.
 func TestStandinDockerImages(t *testing.T) {

@@ -36,6 +36,17 @@ func newGuardedPipeline(t *testing.T) *guardedPipeline {
 	return &guardedPipeline{pipeline: p, l: newLambdas(t, h, "default/acme-web-pipeline", p.repo)}
 }
 
+// withSeedRelease marks g's release projects as those of a service that names its own
+// release.yml, as a TinyStacks user does for the seed's: such projects run in
+// privileged mode, with a Docker daemon (TestSeedPipeline pins that on the monorepo's
+// shop-api), where the default release.yml's do not.
+func (g *guardedPipeline) withSeedRelease() *guardedPipeline {
+	for i := range g.releases {
+		g.releases[i].Privileged = true
+	}
+	return g
+}
+
 // build runs one execution's Build stage with spec as build.yml: TagsBefore, the
 // build, ImageDigest. With late, ECR's events reach the guard only after ImageDigest
 // (EventBridge delivers within seconds, not at once). It returns the execution's
@@ -187,7 +198,7 @@ func TestStageTagGuardDevReleasePushesProd(t *testing.T) {
 // prod's approval, a hostile build pushes :staging. The guard puts :staging back, so
 // the approved prod release promotes the image staging was released with.
 func TestStageTagGuardSeedReleaseOfTamperedStaging(t *testing.T) {
-	g := newGuardedPipeline(t)
+	g := newGuardedPipeline(t).withSeedRelease()
 	a, _ := g.build(t, buildspecs.Build, false)
 	g.execution(t, buildspecs.SeedRelease, a, "prod") // the seed's release.yml works, Verify included
 	if len(g.l.Guarded) > 0 {
@@ -467,7 +478,7 @@ func TestReleaseChecksTheTagAroundTheDeployment(t *testing.T) {
 // waited. Prod is deployed on it for a moment; then the guard puts :prod back on the
 // last image prod completed a release with and redeploys it, and Verify fails the stage.
 func TestSeedReleaseRaceIsUndone(t *testing.T) {
-	g := newGuardedPipeline(t)
+	g := newGuardedPipeline(t).withSeedRelease()
 	a, _ := g.build(t, buildspecs.Build, false)
 	g.execution(t, buildspecs.SeedRelease, a, "prod")
 	c, _ := g.build(t, buildspecs.Build, false)

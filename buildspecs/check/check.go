@@ -21,6 +21,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/imagetags"
 )
 
 // Kind says which contract a buildspec runs under.
@@ -357,7 +358,12 @@ func tagOf(ref string) string {
 	return ""
 }
 
+// isStageTag reports whether tag is a stage tag or a stage's rollback tag
+// (STAGE.previous, which stagecoach's release.yml moves and the repository keeps mutable).
 func (c *checker) isStageTag(tag string) bool {
+	if stage, ok := strings.CutSuffix(tag, imagetags.RollbackSuffix); ok && stage != "" {
+		tag = stage
+	}
 	t := strings.Trim(tag, "{}$")
 	return slices.Contains(c.o.Stages, tag) || t == contract.StageName || t == contract.PreviousStageName
 }
