@@ -7,6 +7,8 @@ package contractproject
 
 import (
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
@@ -124,7 +126,34 @@ func New(scope constructs.Construct, id string, props Props) *Project {
 	nagsuppress.Accept(p.Project, "AwsSolutions-IAM5",
 		"The project writes only its own prefixes of the pipeline bucket (logs/PROJECT/ and artifacts/PROJECT/) and reads the bucket's objects; object keys are chosen per build.",
 		`/^Resource::<[A-Za-z0-9]+\.Arn>\/(\*|(logs|artifacts)\/`+regexp.QuoteMeta(props.ProjectName)+`\/\*)$/`)
+	if secrets := secretResources(props.Secrets); len(secrets) > 0 {
+		nagsuppress.Accept(p.Project, "AwsSolutions-IAM5",
+			"aws-cdk-lib grants secretsmanager:GetSecretValue on each build secret's ARN followed by \"*\" (so every version of that one secret resolves); each names exactly one secret of the config.",
+			secrets...)
+	}
 	return p
+}
+
+// secretResources lists the IAM5 findings aws-cdk-lib's grant for Secrets Manager
+// build secrets raises: "Resource::ARN*" for each secret's ARN, without the
+// ":json-key:version-stage:version-id" tail.
+func secretResources(secrets map[string]Secret) []string {
+	var out []string
+	for _, s := range secrets {
+		if s.SecretsManager == "" {
+			continue
+		}
+		parts := strings.SplitN(s.SecretsManager, ":", 8) // arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[:tail]
+		if len(parts) < 7 {
+			continue
+		}
+		finding := "Resource::" + strings.Join(parts[:7], ":") + "*"
+		if !slices.Contains(out, finding) {
+			out = append(out, finding)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // trustOnlyThisProject lets CodeBuild assume the role only to run this project of this
