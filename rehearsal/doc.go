@@ -10,18 +10,24 @@
 //     with CloudFormation intrinsics resolved to fake but consistent values, so a
 //     rehearsal runs with exactly what `cdk synth` produced. PipelineFromTemplate
 //     goes further: every CodeBuild action of the pipeline, in run order, with its
-//     action variables (IMAGE_DIGEST) and the IAM actions its role has.
+//     action variables (IMAGE_DIGEST) and the IAM statements its role has.
 //   - StartRegistry: a local OCI registry (Debian's docker-registry) playing ECR,
 //     one per region a rehearsal needs.
-//   - Stand-ins for `aws` and `docker` (see internal/standin), built by
-//     BuildStandins and put first on PATH: they record every call and act on the
-//     registry for real (pushes and pulls move real layers, put-image stores the
-//     manifest it is given), refuse what the role may not do and, given the
-//     repository's tag mutability, what ECR's immutable tags refuse; they run
-//     docker only for a project in privileged mode. ECS deployments are scripted:
-//     they roll out, fail and roll back as the scenario says; task definitions are
-//     modelled (awsmodel/ecstaskdef): registered revisions last between builds, and
-//     what Fargate refuses is refused.
+//   - The real AWS CLI (Debian's awscli, v2, /usr/bin/aws) against a local ECR and
+//     ECS endpoint (internal/fakeaws) that refuses what AWS refuses: ECR acts on
+//     the registries (put-image stores the manifest it is given, immutable tags
+//     stay put), ECS resolves a deployment's image tag to a digest when it creates
+//     the deployment, and rollouts are scripted: deployments roll out, fail and
+//     roll back as the scenario says; task definitions last between builds and
+//     what Fargate refuses is refused (awsmodel/ecstaskdef). A thin `aws` wrapper
+//     points the CLI there.
+//   - A stand-in for `docker` (see internal/standin): pushes and pulls move real
+//     layers, logins need the ECR token of the registry's region (or Docker Hub's
+//     access token), a copy to another registry recompresses, immutable tags are
+//     not pushed over, and docker runs only for a project in privileged mode.
+//     Both wrappers, built by BuildStandins and put first on PATH, record every
+//     call and refuse what the build's role may not do (IAM by action and
+//     resource).
 //   - Harness: all of the above wired together for one test.
 //
 // testdata/tinystacks holds buildspecs in the shapes TinyStacks users have; the

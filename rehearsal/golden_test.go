@@ -43,8 +43,9 @@ func newPipeline(t *testing.T, h *Harness, name string) *pipeline {
 	if len(steps) < 2 || steps[0].Stage != "Build" {
 		t.Fatalf("%s: want a Build stage, then releases; got %+v", path, steps)
 	}
-	// The registries refuse to move the tags the template's repository keeps
-	// immutable, as ECR would.
+	// The endpoint and the docker stand-in refuse to move the tags the template's
+	// repository keeps immutable, as ECR would.
+	h.ReposFromTemplate(tmpl)
 	mutability, err := TagMutabilitySetting(tmpl)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -97,7 +98,14 @@ func (p *pipeline) job(t *testing.T, s Step, spec, digest string) Job {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings := map[string]string{"REHEARSAL_IAM_ALLOW": strings.Join(s.Allowed, ",")}
+	policy, err := json.Marshal(s.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]string{
+		"REHEARSAL_IAM_ALLOW":  strings.Join(s.Allowed, ","),
+		"REHEARSAL_IAM_POLICY": string(policy),
+	}
 	if !s.Privileged {
 		settings["REHEARSAL_DOCKER_DAEMON"] = "false"
 	}

@@ -72,7 +72,7 @@ func TestStandinsRefuseMovingImmutableTags(t *testing.T) {
 		t.Errorf("a mutable commit tag is on %s, want %s", got, second)
 	}
 	bad := newCLI(t, h, "REHEARSAL_ECR_TAG_MUTABILITY=IMMUTABLE_WITH_EXCLUSION")
-	if _, code := bad.run("", "aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "x", "--image-manifest", manifest); code != 253 || !strings.Contains(bad.last, "exclusion filters") {
+	if _, code := bad.run("", "aws", "ecr", "put-image", "--repository-name", repo, "--image-tag", "x", "--image-manifest", manifest); code != 254 || !strings.Contains(bad.last, "exclusion filters") {
 		t.Errorf("a setting ECR would refuse: exit %d, %q", code, bad.last)
 	}
 }

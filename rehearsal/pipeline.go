@@ -28,9 +28,21 @@ type Step struct {
 	// Allowed lists the IAM actions the project's role may call, from the
 	// identity policies attached to it in the template, sorted.
 	Allowed []string
+	// Policy holds the role's statements with their resources resolved, so the
+	// stand-ins decide by resource (REHEARSAL_IAM_POLICY).
+	Policy []Statement
 	// Privileged is the project's Environment.PrivilegedMode: only then does
 	// CodeBuild run a Docker daemon the build can use.
 	Privileged bool
+}
+
+// Statement is one statement of a role's identity policies: Allow or Deny, its
+// actions, resource ARNs and condition block (see package iampolicy).
+type Statement struct {
+	Effect    string                    `json:"Effect"`
+	Action    []string                  `json:"Action"`
+	Resource  []string                  `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
 }
 
 // PipelineFromTemplate returns the CodeBuild actions of the one
@@ -81,6 +93,9 @@ func PipelineFromTemplate(template map[string]any, r Resolver) ([]Step, error) {
 				}
 			}
 			if step.Allowed, err = AllowedActions(template, project); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			if step.Policy, err = RoleStatements(template, project, r); err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 			res, _ := resources[project].(map[string]any)
@@ -155,24 +170,124 @@ func PipelineVariables(vars []EnvVar, values map[string]string) (map[string]stri
 
 // AllowedActions returns the IAM actions the service role of the CodeBuild
 // project with logical ID project is allowed, from the AWS::IAM::Policy
-// resources and inline policies attached to the role in template. Deny
-// statements, conditions and managed policies are not modelled: a role that
-// uses them is an error rather than a guess. Statements only about the source
-// connection are skipped: CodeBuild uses the connection for the clone before the
-// buildspec runs, never through a command a rehearsal stands in for (the IAM
-// simulation, iam_simulation_test.go, checks them).
+// resources and inline policies attached to the role in template: the actions
+// of its Allow statements. What narrows them (resources, conditions, Deny
+// statements) is in RoleStatements. NotAction, NotResource and managed policies
+// are not modelled: a role that uses them is an error rather than a guess.
+// Statements only about the source connection are skipped: CodeBuild uses the
+// connection for the clone before the buildspec runs, never through a command a
+// rehearsal stands in for (the IAM simulation, iam_simulation_test.go, checks
+// them).
 func AllowedActions(template map[string]any, project string) ([]string, error) {
+	role, docs, err := roleDocuments(template, project)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, d := range docs {
+		d, _ := d.(map[string]any)
+		statements, _ := d["Statement"].([]any)
+		for _, st := range statements {
+			st, _ := st.(map[string]any)
+			if connectionOnly(st["Action"]) {
+				continue
+			}
+			if err := modelled(role, st); err != nil {
+				return nil, err
+			}
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			for _, a := range stringList(st["Action"]) {
+				seen[a] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// modelled refuses a statement the rehearsal's IAM check cannot decide.
+func modelled(role string, st map[string]any) error {
+	if (st["Effect"] != "Allow" && st["Effect"] != "Deny") || st["NotAction"] != nil || st["NotResource"] != nil {
+		return fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (NotAction or NotResource): %v", role, st)
+	}
+	return nil
+}
+
+// RoleStatements returns the statements of the service role of the CodeBuild
+// project with logical ID project, Allow and Deny, with their Resource and
+// Condition resolved by r, under the same limits as AllowedActions.
+func RoleStatements(template map[string]any, project string, r Resolver) ([]Statement, error) {
+	role, docs, err := roleDocuments(template, project)
+	if err != nil {
+		return nil, err
+	}
+	var out []Statement
+	for _, d := range docs {
+		d, _ := d.(map[string]any)
+		statements, _ := d["Statement"].([]any)
+		for _, st := range statements {
+			st, _ := st.(map[string]any)
+			if err := modelled(role, st); err != nil {
+				return nil, err
+			}
+			res, err := r.Resolve(template, st["Resource"])
+			if err != nil {
+				return nil, fmt.Errorf("rehearsal: role %s: %w", role, err)
+			}
+			s := Statement{Effect: st["Effect"].(string), Action: stringList(st["Action"]), Resource: stringList(res)}
+			if c, ok := st["Condition"]; ok {
+				resolved, err := r.Resolve(template, c)
+				if err != nil {
+					return nil, fmt.Errorf("rehearsal: role %s: Condition: %w", role, err)
+				}
+				b, _ := json.Marshal(resolved)
+				if err := json.Unmarshal(b, &s.Condition); err != nil {
+					return nil, fmt.Errorf("rehearsal: role %s: Condition is not OPERATOR: {KEY: VALUE}: %v", role, c)
+				}
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// stringList reads a policy element that is a string or a list of strings.
+func stringList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// roleDocuments returns the policy documents attached to the service role of a
+// project: its inline policies and the AWS::IAM::Policy resources naming it.
+func roleDocuments(template map[string]any, project string) (string, []any, error) {
 	resources, _ := template["Resources"].(map[string]any)
 	res, _ := resources[project].(map[string]any)
 	props, _ := res["Properties"].(map[string]any)
 	att, _ := props["ServiceRole"].(map[string]any)["Fn::GetAtt"].([]any)
 	if len(att) != 2 {
-		return nil, fmt.Errorf("rehearsal: project %s: ServiceRole is not Fn::GetAtt of a role of this template", project)
+		return "", nil, fmt.Errorf("rehearsal: project %s: ServiceRole is not Fn::GetAtt of a role of this template", project)
 	}
 	role, _ := att[0].(string)
 	roleProps, _ := resources[role].(map[string]any)["Properties"].(map[string]any)
 	if _, ok := roleProps["ManagedPolicyArns"]; ok {
-		return nil, fmt.Errorf("rehearsal: role %s has managed policies, which rehearsals cannot read", role)
+		return "", nil, fmt.Errorf("rehearsal: role %s has managed policies, which rehearsals cannot read", role)
 	}
 	var docs []any
 	if inline, ok := roleProps["Policies"].([]any); ok {
@@ -194,36 +309,7 @@ func AllowedActions(template map[string]any, project string) ([]string, error) {
 			}
 		}
 	}
-	seen := map[string]bool{}
-	for _, d := range docs {
-		d, _ := d.(map[string]any)
-		statements, _ := d["Statement"].([]any)
-		for _, st := range statements {
-			st, _ := st.(map[string]any)
-			if connectionOnly(st["Action"]) {
-				continue
-			}
-			if st["Effect"] != "Allow" || st["Condition"] != nil || st["NotAction"] != nil {
-				return nil, fmt.Errorf("rehearsal: role %s has a statement rehearsals do not model (Deny, Condition or NotAction): %v", role, st)
-			}
-			switch a := st["Action"].(type) {
-			case string:
-				seen[a] = true
-			case []any:
-				for _, x := range a {
-					if s, ok := x.(string); ok {
-						seen[s] = true
-					}
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for a := range seen {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out, nil
+	return role, docs, nil
 }
 
 // connectionOnly reports whether a statement's Action names only connection actions.

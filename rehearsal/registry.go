@@ -21,7 +21,7 @@ import (
 // RegistryBinary is Debian's docker-registry (the CNCF distribution registry).
 const RegistryBinary = "/usr/bin/docker-registry"
 
-// RequireRegistryEnv, set to 1, turns a missing registry binary from a skip into
+// RequireRegistryEnv, set to 1, turns a missing registry binary (or AWS CLI) from a skip into
 // a failure. CI sets it so the rehearsals cannot silently stop running.
 const RequireRegistryEnv = "STAGECOACH_REQUIRE_REGISTRY"
 
@@ -221,4 +221,28 @@ func (r *Registry) Labels(t testing.TB, repo, tag string) map[string]string {
 		t.Fatalf("read the config of %s: %v", ref, err)
 	}
 	return cfg.Config.Labels
+}
+
+// Content returns what identifies the content of the image at repo@digest,
+// whatever its compression: the digest of its config, which lists its layers'
+// uncompressed diff_ids. A copy to another registry that recompresses the
+// layers keeps it; "" when there is no such image.
+func (r *Registry) Content(t testing.TB, repo, digest string) string {
+	t.Helper()
+	ref, err := name.NewDigest(r.Host + "/" + repo + "@" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		if standin.IsNotFound(err) {
+			return ""
+		}
+		t.Fatalf("fetch %s: %v", ref, err)
+	}
+	d, err := img.ConfigName()
+	if err != nil {
+		t.Fatalf("read the config of %s: %v", ref, err)
+	}
+	return d.String()
 }

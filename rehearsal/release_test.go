@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -21,13 +24,16 @@ import (
 // variables (IMAGE_DIGEST) and IAM actions the synthesized stacks give it.
 
 // checkStable checks that a release of digest rolled stage's service onto it
-// and watched the rollout until ECS reported it complete.
+// and watched the rollout until ECS reported it complete: the service's PRIMARY
+// deployment runs digest (or, from a regional repository, the regional copy of
+// it).
 func checkStable(t *testing.T, p *pipeline, stage, digest string, res *Result, calls []Call) {
 	t.Helper()
 	mustSucceed(t, "release to "+stage, res)
 	if got := p.h.Registry.Digest(t, p.repo, stage); got != digest {
 		t.Errorf("%s: tag %s is on %q, want %s", stage, stage, got, digest)
 	}
+	checkRuns(t, p, stage, digest)
 	checkUpdate(t, p, stage, calls, 1)
 	cluster, service, region := p.where(t, stage)
 	polls := callsTo(calls, "aws", "ecs", "describe-services")
@@ -42,6 +48,26 @@ func checkStable(t *testing.T, p *pipeline, stage, digest string, res *Result, c
 	}
 	if want := "release: " + service + " is stable on " + digest; !strings.Contains(res.Log, want) {
 		t.Errorf("%s: log does not say %q", stage, want)
+	}
+}
+
+// checkRuns checks that stage's service runs the image digest of the home
+// repository: its PRIMARY deployment resolved its image to digest, or, for a
+// stage that pulls from its own region, to the regional copy of digest (same
+// content, and the digest the regional stage tag is on).
+func checkRuns(t *testing.T, p *pipeline, stage, digest string) {
+	t.Helper()
+	cluster, service, region := p.where(t, stage)
+	got := p.h.PrimaryDigest(region, cluster, service)
+	regional := p.h.Regional[region]
+	if regional == nil || p.env(t, p.stage(t, stage))[contract.RegionalECRImageURL] == "" {
+		if got != digest {
+			t.Errorf("%s: the service's PRIMARY deployment runs %q, want %s; deployments %+v", stage, got, digest, p.h.Deployments(region, cluster, service))
+		}
+		return
+	}
+	if got == "" || got != regional.Digest(t, p.repo, stage) || regional.Content(t, p.repo, got) != p.h.Registry.Content(t, p.repo, digest) {
+		t.Errorf("%s: the service's PRIMARY deployment runs %q, want the regional copy of %s (regional :%s is on %q)", stage, got, digest, stage, regional.Digest(t, p.repo, stage))
 	}
 }
 
@@ -103,8 +129,8 @@ func TestDefaultPipeline(t *testing.T) {
 				checkStable(t, p, s.Stage, digest, res, calls)
 				if regional == nil {
 					checkAPIOnly(t, s.Stage, digest, calls)
-				} else if got := regional.Digest(t, p.repo, s.Stage); got != digest {
-					t.Errorf("%s: the regional tag is on %q, want %s", s.Stage, got, digest)
+				} else if got := regional.Digest(t, p.repo, s.Stage); got == "" || regional.Content(t, p.repo, got) != h.Registry.Content(t, p.repo, digest) {
+					t.Errorf("%s: the regional tag is on %q, want a copy of %s", s.Stage, got, digest)
 				}
 				tags = append(tags, s.Stage)
 			}
@@ -122,6 +148,23 @@ func TestDefaultPipeline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReleaseOfANewerImage: a stage released before (by the release.yml as
+// shipped) gets a newer image; its service must run the newer image once the
+// release says it is stable. (ECS resolves the stage tag when it creates the
+// deployment, so a release.yml that deploys before it moves the tag runs the
+// old image: see TestMutantsFail.)
+func TestReleaseOfANewerImage(t *testing.T) {
+	h := newHarness(t)
+	p := newPipeline(t, h, "default/acme-web-pipeline")
+	first := p.releases[0].Stage
+	a := p.runBuild(t, buildspecs.Build)
+	res, calls := p.release(t, pristineRelease, first, a, nil)
+	checkStable(t, p, first, a, res, calls)
+	b := p.runBuild(t, buildspecs.Build)
+	res, calls = p.release(t, buildspecs.Release, first, b, nil)
+	checkStable(t, p, first, b, res, calls)
 }
 
 // TestUnstableReleaseRollsBack: a release whose service does not become stable
@@ -158,6 +201,7 @@ func TestUnstableReleaseRollsBack(t *testing.T) {
 			if got := h.Registry.Digest(t, p.repo, first); got != good {
 				t.Errorf("%s is on %s after the failed release, want the previous %s", first, got, good)
 			}
+			checkRuns(t, p, first, good)
 			// Deployed; then, once the tag was back, redeployed.
 			checkUpdate(t, p, first, calls, 2)
 			putBack, redeploy := -1, -1
@@ -219,6 +263,11 @@ func TestFirstReleaseUnstable(t *testing.T) {
 				t.Fatal("the release of an unstable image succeeded")
 			}
 			checkUpdate(t, p, first, calls, 1) // nothing to redeploy
+			// The circuit breaker returned the service to what it ran before
+			// its first release: nothing of the failed image.
+			if cluster, service, region := p.where(t, first); h.PrimaryDigest(region, cluster, service) != "" {
+				t.Errorf("after the failed first release the service runs %q, want nothing", h.PrimaryDigest(region, cluster, service))
+			}
 			if !strings.Contains(res.Log, "release: not redeploying") {
 				t.Errorf("log does not say why the service is not redeployed:\n%s", res.Log)
 			}
@@ -263,6 +312,7 @@ func TestApprovalOvertakenByNewerPush(t *testing.T) {
 	if a == b || h.Registry.Digest(t, p.repo, first) != b {
 		t.Errorf("%s is on %s; want execution 2's %s (and %s != %s)", first, h.Registry.Digest(t, p.repo, first), b, a, b)
 	}
+	checkRuns(t, p, first, b)
 }
 
 // TestServiceNotReady: on the first deploy the stage's service may not exist yet
@@ -307,6 +357,12 @@ func TestServiceNotReady(t *testing.T) {
 			// Only asked for its count: once before deploying, six times after.
 			if tc.updates > 0 && len(callsTo(calls, "aws", "ecs", "describe-services")) != 7 {
 				t.Errorf("a service with no task was watched: %+v", callsTo(calls, "aws", "ecs", "describe-services"))
+			}
+			if tc.updates > 0 {
+				// With no task to start, the deployment completed at once, on the image.
+				checkRuns(t, p, first, digest)
+			} else if cluster, svc, region := p.where(t, first); h.PrimaryDigest(region, cluster, svc) != "" {
+				t.Errorf("a service that was not deployed runs %q", h.PrimaryDigest(region, cluster, svc))
 			}
 		})
 	}
@@ -382,6 +438,7 @@ func TestReleaseByHandFallsBack(t *testing.T) {
 	if len(callsTo(calls, "aws", "ecr", "put-image")) > 0 || len(callsTo(calls, "aws", "ecs")) > 0 {
 		t.Errorf("releasing a missing digest moved a tag or deployed: %+v", calls)
 	}
+	checkRuns(t, p, next, a)
 }
 
 // TestRegionalCopy: a stage whose service pulls from a repository in its own
@@ -429,9 +486,13 @@ func TestRegionalCopy(t *testing.T) {
 	a := p.runBuild(t, buildspecs.Build)
 	res, calls := release(a, nil)
 	mustSucceed(t, "regional release", res)
-	if got := regional.Digest(t, p.repo, last.Stage); got != a {
-		t.Errorf("regional %s is on %q, want %s", last.Stage, got, a)
+	// The copy went through docker, which compressed the layers anew: the
+	// regional digest is not the home one, the content is.
+	ra := regional.Digest(t, p.repo, last.Stage)
+	if ra == "" || ra == a || regional.Content(t, p.repo, ra) != h.Registry.Content(t, p.repo, a) {
+		t.Errorf("regional %s is on %q, want a copy of %s under a digest of its own", last.Stage, ra, a)
 	}
+	checkRuns(t, p, last.Stage, a)
 	if got := h.Registry.Digest(t, p.repo, last.Stage); got != a {
 		t.Errorf("home %s is on %q, want %s", last.Stage, got, a)
 	}
@@ -457,27 +518,53 @@ func TestRegionalCopy(t *testing.T) {
 	if res.Succeeded || !strings.Contains(res.Log, "release: the promotion failed: not deploying "+last.Stage) || !strings.Contains(res.Log, "not authorized to perform: ecr:BatchCheckLayerAvailability") {
 		t.Errorf("a release whose copy was refused: succeeded %v\n%s", res.Succeeded, res.Log)
 	}
-	if regional.Digest(t, p.repo, last.Stage) != a || h.Registry.Digest(t, p.repo, last.Stage) != a {
-		t.Errorf("after a failed copy the %s tags moved: home %s, regional %s; want both on %s", last.Stage, h.Registry.Digest(t, p.repo, last.Stage), regional.Digest(t, p.repo, last.Stage), a)
+	if regional.Digest(t, p.repo, last.Stage) != ra || h.Registry.Digest(t, p.repo, last.Stage) != a {
+		t.Errorf("after a failed copy the %s tags moved: home %s, regional %s; want them on %s and %s", last.Stage, h.Registry.Digest(t, p.repo, last.Stage), regional.Digest(t, p.repo, last.Stage), a, ra)
 	}
+	checkRuns(t, p, last.Stage, a)
 	checkUpdate(t, p, last.Stage, calls, 0)
 
-	// A release that fails there puts both tags back.
+}
+
+// TestRegionalReleaseFailsBack: a release to a stage that pulls from its own
+// region fails; both stage tags go back, the regional one on the regional copy
+// of the previous image (its digest differs from the home one), through the
+// API, and the service is redeployed on it.
+func TestRegionalReleaseFailsBack(t *testing.T) {
+	h := newHarness(t)
+	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
+	last := p.releases[len(p.releases)-1]
+	_, _, region := p.where(t, last.Stage)
+	regional := h.AddRegion(t, region)
+	if err := os.MkdirAll(filepath.Join(h.Src, "services", "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.Src, "services", "web", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := p.runBuild(t, buildspecs.Build)
+	res, _ := p.release(t, buildspecs.Release, last.Stage, a, nil)
+	mustSucceed(t, "regional release", res)
+	ra := regional.Digest(t, p.repo, last.Stage)
+	if ra == "" || ra == a {
+		t.Fatalf("regional %s is on %q, want a copy of %s under a digest of its own", last.Stage, ra, a)
+	}
 	b := p.runBuild(t, buildspecs.Build)
-	res, calls = release(b, map[string]string{"REHEARSAL_ECS_ROLLOUT": "IN_PROGRESS,FAILED"})
+	res, calls := p.release(t, buildspecs.Release, last.Stage, b, scripted(last.Stage, map[string]string{"REHEARSAL_ECS_ROLLOUT": "IN_PROGRESS,FAILED"}, nil))
 	if res.Succeeded {
 		t.Fatal("the release of an unstable image succeeded")
 	}
-	if got := regional.Digest(t, p.repo, last.Stage); got != a {
-		t.Errorf("regional %s is on %q after the failed release, want %s", last.Stage, got, a)
+	if got := regional.Digest(t, p.repo, last.Stage); got != ra {
+		t.Errorf("regional %s is on %q after the failed release, want %s", last.Stage, got, ra)
 	}
+	checkRuns(t, p, last.Stage, a)
 	if got := h.Registry.Digest(t, p.repo, last.Stage); got != a {
 		t.Errorf("home %s is on %q after the failed release, want %s", last.Stage, got, a)
 	}
 	checkUpdate(t, p, last.Stage, calls, 2)
 	var regionalPut bool
 	for _, c := range callsTo(calls, "aws", "ecr", "put-image") {
-		regionalPut = regionalPut || arg(c.Args, "--region") == region && arg(c.Args, "--image-digest") == a
+		regionalPut = regionalPut || arg(c.Args, "--region") == region && arg(c.Args, "--image-digest") == ra
 	}
 	if !regionalPut {
 		t.Errorf("the regional tag was not put back through the API in %s: %+v", region, callsTo(calls, "aws", "ecr", "put-image"))
@@ -513,4 +600,65 @@ func TestReleaseOfMultiPlatformImage(t *testing.T) {
 	if mt := arg(callsTo(calls, "aws", "ecr", "put-image")[0].Args, "--image-manifest-media-type"); mt != string(types.OCIImageIndex) {
 		t.Errorf("put-image media type %q, want %s", mt, types.OCIImageIndex)
 	}
+}
+
+// TestRegionalCopyOfMultiPlatformImage: the regional copy goes through docker,
+// which pulls the one platform of the build machine (linux/amd64) of a
+// multi-platform image: the regional stage tag is that platform's image alone,
+// under a digest of its own, and the regional service runs it.
+func TestRegionalCopyOfMultiPlatformImage(t *testing.T) {
+	h := newHarness(t)
+	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
+	last := p.releases[len(p.releases)-1]
+	_, _, region := p.where(t, last.Stage)
+	regional := h.AddRegion(t, region)
+	var adds []mutate.IndexAddendum
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(1024, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	ref, err := name.NewTag(h.Registry.Host + "/" + p.repo + ":" + contract.LatestTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := d.String()
+	results, _ := p.execution(t, buildspecs.Release, digest, nil)
+	res, ok := results[last.Stage]
+	if !ok {
+		t.Fatalf("the execution stopped before %s", last.Stage)
+	}
+	mustSucceed(t, "regional release of a multi-platform image", res)
+	got := regional.Digest(t, p.repo, last.Stage)
+	desc, err := remote.Get(mustTag(t, regional.Host+"/"+p.repo+":"+last.Stage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == digest || desc.MediaType.IsIndex() {
+		t.Errorf("regional %s is %s (%s), want the linux/amd64 image alone, not the index %s", last.Stage, got, desc.MediaType, digest)
+	}
+	checkRuns(t, p, last.Stage, digest)
+	// The home stage tags are on the index itself.
+	if h.Registry.Digest(t, p.repo, last.Stage) != digest {
+		t.Errorf("home %s is on %s, want the index %s", last.Stage, h.Registry.Digest(t, p.repo, last.Stage), digest)
+	}
+}
+
+func mustTag(t *testing.T, s string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
 }

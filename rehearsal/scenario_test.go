@@ -140,6 +140,7 @@ func TestSeedPipeline(t *testing.T) {
 			t.Errorf("%s: tag %s is on %q, want the built %s", s.Stage, s.Stage, got, digest)
 		}
 		checkUpdate(t, p, s.Stage, calls, 1)
+		checkRuns(t, p, s.Stage, digest)
 		checkHomeLogin(t, s.Stage, calls)
 		stageNames = append(stageNames, s.Stage)
 	}
@@ -229,7 +230,12 @@ func TestSeedPlaceholderUnderDash(t *testing.T) {
 	}
 	u := callsTo(calls, "aws", "ecs", "update-service")
 	if len(u) != 1 || arg(u[0].Args, "--service") != "placeholder" {
-		t.Errorf("update-service calls %+v; want the misfire on service \"placeholder\"", u)
+		t.Fatalf("update-service calls %+v; want the misfire on service \"placeholder\"", u)
+	}
+	// The real CLI, against an ECS without such a service, fails the call and
+	// so the release.
+	if u[0].Exit != 254 || !strings.Contains(u[0].Error, "ServiceNotFoundException") || res.Succeeded {
+		t.Errorf("the misfire exited %d (%s) and the release succeeded: %v; want ServiceNotFoundException, exit 254, and a failed release", u[0].Exit, u[0].Error, res.Succeeded)
 	}
 }
 
@@ -303,6 +309,9 @@ func TestSeedPromotesWhateverThePreviousStageRunsNow(t *testing.T) {
 	release(stages[1], "dev")              // execution 1's staging release runs now
 	if got := h.Registry.Digest(t, repo, "staging"); got != second || first == second {
 		t.Errorf("staging is on %s; the seed's release.yml was expected to promote the second build %s (first %s)", got, second, first)
+	}
+	if got := h.PrimaryDigest(stages[1].region, clusterARN(stages[1]), stages[1].service); got != second {
+		t.Errorf("the staging service runs %q, want the second build %s", got, second)
 	}
 }
 

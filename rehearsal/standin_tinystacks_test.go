@@ -2,12 +2,8 @@ package rehearsal
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/stagecoach/stagecoach/rehearsal/internal/standin"
 )
 
 // TestStandinDockerImages: `docker images --no-trunc --quiet REF` prints the image ID,
@@ -38,29 +34,25 @@ func TestStandinDockerImages(t *testing.T) {
 // call without the stage's region does not find its cluster.
 func TestStandinTaskDefinitions(t *testing.T) {
 	h := newHarness(t)
-	file := filepath.Join(t.TempDir(), "td.json")
 	const region, cluster, service = "eu-west-1", "arn:aws:ecs:eu-west-1:123456789012:cluster/acme-prod", "acme-prod-web"
-	first := "arn:aws:ecs:eu-west-1:123456789012:task-definition/acme-prod-web:1"
-	state := standin.TaskDefinitions{
-		Definitions: map[string]map[string]any{first: {
-			"family": "acme-prod-web", "taskDefinitionArn": first, "revision": 1, "compatibilities": []any{"EC2", "FARGATE"},
-			"requiresCompatibilities": []any{"FARGATE"}, "networkMode": "awsvpc", "cpu": "256", "memory": "512",
-			"executionRoleArn": "arn:aws:iam::123456789012:role/acme-prod-web-execution",
-			"containerDefinitions": []any{map[string]any{"name": "App", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/web:prod",
-				"logConfiguration": map[string]any{"logDriver": "awslogs"}}},
-		}},
-		Services: map[string]standin.ServiceTask{standin.ServiceKey(region, cluster, service): {TaskDefinition: first, LaunchType: "FARGATE"}},
+	first := h.AddStageService(region, cluster, service, map[string]any{
+		"family": "acme-prod-web", "compatibilities": []any{"EC2", "FARGATE"},
+		"requiresCompatibilities": []any{"FARGATE"}, "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+		"executionRoleArn": "arn:aws:iam::123456789012:role/acme-prod-web-execution",
+		"containerDefinitions": []any{map[string]any{"name": "App", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/web:prod",
+			"logConfiguration": map[string]any{"logDriver": "awslogs"}}},
+	}, "FARGATE")
+	if first != "arn:aws:ecs:eu-west-1:123456789012:task-definition/acme-prod-web:1" {
+		t.Fatalf("the stage's task definition is %s", first)
 	}
-	b, _ := json.Marshal(state)
-	if err := os.WriteFile(file, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c := newCLI(t, h, "REHEARSAL_ECS_TASK_DEFINITIONS="+file)
+	c := newCLI(t, h)
 	at := []string{"--region", region}
 	if got := c.ok(append([]string{"aws", "ecs", "describe-services", "--cluster", cluster, "--services", service, "--query", "services[0].taskDefinition", "--output", "text"}, at...)...); got != first+"\n" {
 		t.Errorf("the service runs %q, want %s", got, first)
 	}
-	if _, code := c.run("", "aws", "ecs", "describe-services", "--cluster", cluster, "--services", service); code != 254 || !strings.Contains(c.last, "ClusterNotFoundException") {
+	// A cluster ARN of another region than the call's: ECS answers
+	// InvalidParameterException "Invalid Region in ARN".
+	if _, code := c.run("", "aws", "ecs", "describe-services", "--cluster", cluster, "--services", service); code != 254 || !strings.Contains(c.last, "Invalid Region in ARN") {
 		t.Errorf("describe-services in the home region: exit %d, %s", code, c.last)
 	}
 	containers := `[{"name":"App","image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/web:abc","logConfiguration":{"logDriver":"awslogs"}}]`
@@ -81,7 +73,7 @@ func TestStandinTaskDefinitions(t *testing.T) {
 	fargate := append(register, "--requires-compatibilities", "FARGATE", "--network-mode", "awsvpc", "--cpu", "256", "--memory", "512",
 		"--execution-role-arn", "arn:aws:iam::123456789012:role/acme-prod-web-execution")
 	// IAM: passing the roles needs iam:PassRole.
-	denied := newCLI(t, h, "REHEARSAL_ECS_TASK_DEFINITIONS="+file, "REHEARSAL_IAM_ALLOW=ecs:*")
+	denied := newCLI(t, h, "REHEARSAL_IAM_ALLOW=ecs:*")
 	if _, code := denied.run("", fargate...); code != 254 || !strings.Contains(denied.last, "iam:PassRole") {
 		t.Errorf("register without iam:PassRole: exit %d, %s", code, denied.last)
 	}

@@ -3,6 +3,7 @@ package rehearsal
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,8 +26,14 @@ type Call = standin.Call
 // ReadCalls reads the calls recorded in a REHEARSAL_CALLS file.
 func ReadCalls(path string) ([]Call, error) { return standin.ReadCalls(path) }
 
-// LoginToken is the password `aws ecr get-login-password` prints in a rehearsal.
-const LoginToken = standin.LoginToken
+// LoginTokenFor is the password `aws ecr get-login-password --region REGION`
+// prints in a rehearsal; the docker stand-in accepts it for that region's
+// registry only, as ECR's tokens are per region.
+func LoginTokenFor(region string) string { return standin.LoginToken(region) }
+
+// LoginToken is the login token of the home region of a default Harness
+// (us-east-1).
+var LoginToken = LoginTokenFor("us-east-1")
 
 // Labels the docker stand-in puts on each image it builds.
 const (
@@ -91,6 +98,12 @@ func buildStandins() (string, error) {
 			return "", err
 		}
 	}
+	if err := writeWaiters(filepath.Join(tmp, "awsdata")); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "awscli-warm.py"), []byte(standin.WarmScript), 0o644); err != nil {
+		return "", err
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, statErr := os.Stat(filepath.Join(dir, "docker")); statErr == nil {
 			return dir, nil // another process got there first
@@ -98,6 +111,117 @@ func buildStandins() (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+var (
+	warmOnce sync.Once
+	warmSock string
+	warmIn   *os.File // the server exits when this closes, with the test process
+)
+
+// warmCLI starts the warm-start server of the real AWS CLI (see
+// internal/standin/awscli/warm.py) once per test process and returns its
+// socket, or "" when it cannot start: the aws stand-in then runs /usr/bin/aws
+// for every call, which is slower but the same CLI.
+func warmCLI(bin string) string {
+	warmOnce.Do(func() {
+		python := cliInterpreter(standin.DefaultAWSCLI)
+		if python == "" {
+			return
+		}
+		dir, err := os.MkdirTemp("", "rehearsal-awscli-")
+		if err != nil {
+			return
+		}
+		sock := filepath.Join(dir, "cli.sock")
+		r, w, err := os.Pipe()
+		if err != nil {
+			return
+		}
+		static, err := json.Marshal(standin.CLIEnv(bin))
+		if err != nil {
+			return
+		}
+		cmd := exec.Command(python, filepath.Join(bin, "awscli-warm.py"), sock, string(static))
+		cmd.Stdin, cmd.Stderr = r, os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return
+		}
+		if err := cmd.Start(); err != nil {
+			return
+		}
+		r.Close()
+		line := make([]byte, 6)
+		if _, err := io.ReadFull(out, line); err != nil || string(line) != "ready\n" {
+			w.Close()
+			return
+		}
+		go func() { cmd.Wait(); os.RemoveAll(dir) }()
+		warmSock, warmIn = sock, w
+	})
+	return warmSock
+}
+
+// cliInterpreter returns the interpreter of the script cli from its #! line.
+func cliInterpreter(cli string) string {
+	b, err := os.ReadFile(cli)
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(strings.TrimPrefix(first, "#!"))
+	if !strings.HasPrefix(first, "#!") || len(fields) != 1 || !strings.Contains(fields[0], "python") {
+		return ""
+	}
+	return fields[0]
+}
+
+// awsDataDirs are where Debian's awscli keeps its service models.
+var awsDataDirs = []string{"/usr/lib/python3/dist-packages/awscli/botocore/data", "/usr/share/awscli/botocore/data"}
+
+// writeWaiters copies the installed AWS CLI's ECS waiter definitions into
+// dir/ecs/VERSION/waiters-2.json with every delay set to 0, for the aws
+// stand-in's AWS_DATA_PATH: the waiters keep the CLI's acceptors and attempt
+// counts but do not sleep 15 s between attempts (the fake endpoint's ECS time
+// moves one step per DescribeServices call instead).
+func writeWaiters(dir string) error {
+	var found []string
+	for _, d := range awsDataDirs {
+		m, _ := filepath.Glob(filepath.Join(d, "ecs", "*", "waiters-2.json"))
+		found = append(found, m...)
+	}
+	if len(found) == 0 {
+		return fmt.Errorf("rehearsal: no ECS waiter definitions of the AWS CLI under %v: install Debian's awscli (apt-get install awscli), which the rehearsals run", awsDataDirs)
+	}
+	for _, src := range found {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		var doc struct {
+			Version int                       `json:"version"`
+			Waiters map[string]map[string]any `json:"waiters"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("rehearsal: %s: %v", src, err)
+		}
+		for _, w := range doc.Waiters {
+			w["delay"] = 0
+		}
+		out, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, "ecs", filepath.Base(filepath.Dir(src)), "waiters-2.json")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, out, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // findModuleRoot locates the module's source: next to this file when the test
@@ -120,11 +244,12 @@ func findModuleRoot() (string, error) {
 func sourceKey(moduleRoot string) (string, error) {
 	h := sha256.New()
 	io.WriteString(h, runtime.Version())
+	io.WriteString(h, "awsdata/ecs waiters, delay 0\n") // what buildStandins writes besides the binary
 	files := []string{filepath.Join(moduleRoot, "go.mod"), filepath.Join(moduleRoot, "go.sum")}
-	// The stand-ins and the AWS models they use.
-	for _, src := range []string{filepath.Join(moduleRoot, "rehearsal", "internal", "standin"), filepath.Join(moduleRoot, "awsmodel")} {
+	// The stand-in binary is built from its own package and those it imports.
+	for _, src := range []string{filepath.Join(moduleRoot, "rehearsal", "internal"), filepath.Join(moduleRoot, "awsmodel")} {
 		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			if err == nil && !d.IsDir() && !strings.HasSuffix(p, "_test.go") && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".py")) {
 				files = append(files, p)
 			}
 			return err

@@ -533,6 +533,8 @@ func (e *evaluator) getAtt(id, attr, path string) (any, error) {
 		return arn("codebuild", r.Region, r.AccountID, "project/"+n), nil
 	case "AWS::SNS::Topic.Arn", "AWS::SNS::Topic.TopicArn":
 		return arn("sns", r.Region, r.AccountID, n), nil
+	case "AWS::CodeStarConnections::Connection.ConnectionArn":
+		return arn("codestar-connections", r.Region, r.AccountID, "connection/"+n), nil
 	case "AWS::SecretsManager::Secret.Arn", "AWS::SecretsManager::Secret.Id":
 		return arn("secretsmanager", r.Region, r.AccountID, "secret:"+n), nil
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/stagecoach/stagecoach/buildspecs/check"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/contract"
-	"github.com/stagecoach/stagecoach/rehearsal/internal/standin"
 )
 
 // The coming-from-TinyStacks corpus (testdata/tinystacks) run through the pipeline of
@@ -142,7 +141,6 @@ type tinyRun struct {
 	h      *Harness
 	p      *pipeline
 	commit string
-	tdFile string
 }
 
 func newTinyRun(t *testing.T, regional bool) *tinyRun {
@@ -153,9 +151,8 @@ func newTinyRun(t *testing.T, regional bool) *tinyRun {
 	p := newPipeline(t, h, tinyPipeline)
 	tmpl := readGolden(t, tinyPipeline)
 	h.Sh = buildImageShell(t, tmpl)
-	r := &tinyRun{h: h, p: p, tdFile: filepath.Join(t.TempDir(), "task-definitions.json")}
-	h.Settings["REHEARSAL_ECS_TASK_DEFINITIONS"] = r.tdFile
-	writeTaskDefinitions(t, r.tdFile, p)
+	r := &tinyRun{h: h, p: p}
+	addStageServices(t, p)
 	// The api service builds from services/api/Dockerfile (DOCKERFILE_PATH).
 	dockerfile := p.env(t, p.build)[contract.DockerfilePath]
 	if dockerfile != "" {
@@ -239,7 +236,10 @@ func (r *tinyRun) release(t *testing.T, spec, stage, digest string, change adjus
 	env := r.p.env(t, r.p.stage(t, stage))
 	if env[contract.RegionalECRImageURL] != "" {
 		url := env[contract.RegionalECRImageURL]
-		if d := r.h.Regional[region].Digest(t, r.p.repo, stage); d != digest {
+		// A copy to another registry may be recompressed: the regional tag is on a
+		// digest of its own, with the released image's content.
+		regional := r.h.Regional[region]
+		if d := regional.Digest(t, r.p.repo, stage); d == "" || regional.Content(t, r.p.repo, d) != r.h.Registry.Content(t, r.p.repo, digest) {
 			return fmt.Sprintf("%s (%s in %s)", staleRegion, url, region)
 		}
 	}
@@ -262,16 +262,14 @@ func (r *tinyRun) release(t *testing.T, spec, stage, digest string, change adjus
 // of this commit that exists in the registry the stage pulls from.
 func (r *tinyRun) checkRunningImage(t *testing.T, stage, region, cluster, service string) string {
 	t.Helper()
-	var td standin.TaskDefinitions
-	b, err := os.ReadFile(r.tdFile)
-	if err != nil {
-		t.Fatal(err)
+	arn := ""
+	for _, d := range r.h.Deployments(region, cluster, service) {
+		if d.Status == "PRIMARY" {
+			arn = d.TaskDefinition
+		}
 	}
-	if err := json.Unmarshal(b, &td); err != nil {
-		t.Fatal(err)
-	}
-	arn := td.Services[standin.ServiceKey(region, cluster, service)].TaskDefinition
-	containers, _ := td.Definitions[arn]["containerDefinitions"].([]any)
+	def, _ := r.h.TaskDefinition(region, arn)
+	containers, _ := def["containerDefinitions"].([]any)
 	if len(containers) == 0 {
 		return stage + ": the service runs no known task definition"
 	}
@@ -417,12 +415,11 @@ func buildImageShell(t *testing.T, tmpl map[string]any) string {
 	return ""
 }
 
-// writeTaskDefinitions fills the stand-ins' ECS state with what the stage templates
-// create: for each stage service this pipeline releases to, its task definition
-// (revision 1, as describe-task-definition prints it) and launch type.
-func writeTaskDefinitions(t *testing.T, path string, p *pipeline) {
+// addStageServices registers with the endpoint what the stage templates create:
+// for each stage service this pipeline releases to, its task definition (revision
+// 1, as describe-task-definition prints it) and launch type.
+func addStageServices(t *testing.T, p *pipeline) {
 	t.Helper()
-	state := standin.TaskDefinitions{Definitions: map[string]map[string]any{}, Services: map[string]standin.ServiceTask{}}
 	app := strings.Split(tinyPipeline, "/")[1]
 	app = app[:strings.Index(app, "-")]
 	for _, s := range p.releases {
@@ -442,25 +439,14 @@ func writeTaskDefinitions(t *testing.T, path string, p *pipeline) {
 				t.Fatal(err)
 			}
 			td := apiShape(resolved).(map[string]any)
-			family := td["family"].(string)
-			arn := fmt.Sprintf("arn:aws:ecs:%s:123456789012:task-definition/%s:1", region, family)
-			td["taskDefinitionArn"], td["revision"], td["status"] = arn, 1, "ACTIVE"
 			td["compatibilities"] = append([]any{"EC2"}, td["requiresCompatibilities"].([]any)...)
-			state.Definitions[arn] = td
 			launch, _ := props["LaunchType"].(string)
-			state.Services[standin.ServiceKey(region, cluster, service)] = standin.ServiceTask{TaskDefinition: arn, LaunchType: launch}
+			p.h.AddStageService(region, cluster, service, td, launch)
 			found = true
 		}
 		if !found {
 			t.Fatalf("stage %s: no ECS service %s in its template", s.Stage, service)
 		}
-	}
-	b, err := json.MarshalIndent(state, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -23,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/stagecoach/stagecoach/rehearsal/internal/fakeaws"
 )
 
 // Docker's CLI exits 125 when it rejects its own arguments, and 1 when the
@@ -254,8 +256,9 @@ func (st *store) login(args []string, sio IO) error {
 		fmt.Fprintln(sio.Stdout, "Login Succeeded")
 		return nil
 	}
-	if password != LoginToken {
-		return fail(dockerFailed, "Error response from daemon: login attempt to https://%s/v2/ failed with status: 401 Unauthorized (the password is not what `aws ecr get-login-password` printed)", server)
+	// An ECR token opens the registry of the region it was issued for, and no other.
+	if region, ok := ecrRegion(sio, server); !ok || password != LoginToken(region) {
+		return fail(dockerFailed, "Error response from daemon: login attempt to https://%s/v2/ failed with status: 401 Unauthorized (the password is not what `aws ecr get-login-password --region REGION` printed for this registry's region)", server)
 	}
 	st.logins[server] = user
 	if err := st.save("logins.json", st.logins); err != nil {
@@ -431,12 +434,18 @@ func (st *store) push(args []string, sio IO) error {
 	if err := authorizeDocker(sio, host, ref.Context().RepositoryStr(), "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"); err != nil {
 		return err
 	}
-	if host == sio.Getenv("REHEARSAL_ECR_REGISTRY") && !repositoryExists(sio.Getenv, ref.Context().RepositoryStr()) {
+	if host == sio.Getenv("REHEARSAL_ECR_REGISTRY") && !fakeaws.RepositoryExists(sio.Getenv, ref.Context().RepositoryStr()) {
 		return fail(dockerFailed, "name unknown: The repository with name '%s' does not exist in the registry with id '%s'", ref.Context().RepositoryStr(), account(sio))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()
 	fmt.Fprintf(sio.Stdout, "The push refers to repository [%s]\n", ref.Context().Name())
+	if img, err = st.forPush(img, d, host); err != nil {
+		return fmt.Errorf("docker stand-in: push %s: %w", ref, err)
+	}
+	if pushed, err := img.Digest(); err == nil {
+		d = pushed.String()
+	}
 	// ECR refuses a push of an immutable tag that exists, even of the same image.
 	if tag, isTag := ref.(name.Tag); isTag {
 		if _, ecr := ecrRegion(sio, host); ecr {
@@ -493,6 +502,9 @@ func (st *store) pull(args []string, sio IO) error {
 	}
 	st.refs[ref.Name()] = d.String()
 	if err := st.save("refs.json", st.refs); err != nil {
+		return err
+	}
+	if err := st.recordPull(d.String(), host); err != nil {
 		return err
 	}
 	fmt.Fprintf(sio.Stdout, "Digest: %s\nStatus: Downloaded newer image for %s\n%s\n", d, args[0], args[0])

@@ -27,7 +27,7 @@ func tagPolicy(getenv func(string) string) (ecrtags.Policy, error) {
 		p.Exclusions = strings.Split(filters, ",")
 	}
 	if err := p.Validate(); err != nil {
-		return p, fail(awsConfig, "rehearsal stand-in: REHEARSAL_ECR_TAG_MUTABILITY=%q: %v", v, err)
+		return p, fail(dockerUsage, "rehearsal stand-in: REHEARSAL_ECR_TAG_MUTABILITY=%q: %v", v, err)
 	}
 	return p, nil
 }

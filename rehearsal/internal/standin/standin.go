@@ -1,43 +1,39 @@
 // Package standin implements the recording stand-ins for the `aws` and `docker`
-// commands that rehearsals put first on PATH. There is no AWS and no Docker daemon
-// where rehearsals run, so each stand-in records every call, then does for real
-// what can be done against a local OCI registry (pushes, pulls, manifests) and
-// scripts the rest (ECS) from environment variables.
+// commands that rehearsals put first on PATH. There is no AWS and no Docker
+// daemon where rehearsals run, so each stand-in records every call, then:
+//
+//   - aws runs the real AWS CLI (Debian's awscli, v2) against the rehearsal's fake
+//     ECR/ECS endpoint (package fakeaws), see awscli.go;
+//   - docker does for real what can be done against a local OCI registry
+//     (builds of small random images, pushes, pulls, logins with ECR tokens).
 //
 // One binary serves both names: cmd/standin dispatches on the name it was run as.
 // Every setting comes from the environment, since buildspecs run it through bash:
 //
 //	REHEARSAL_CALLS          file that receives one JSON line per call (Call)
 //	REHEARSAL_STATE          directory for docker's local images and logins
-//	REHEARSAL_ECR_REGISTRY   host:port of the registry that plays ECR
+//	REHEARSAL_AWS_ENDPOINT   the fake ECR/ECS endpoint, http://127.0.0.1:PORT
+//	REHEARSAL_AWS_WARM       socket of the real CLI's warm-start server (optional)
+//	REHEARSAL_ECR_REGISTRY   host:port of the registry that plays ECR in the build's region
 //	REHEARSAL_ECR_REGISTRY_<REGION>  the same for one region, e.g. ..._EU_WEST_1
 //	REHEARSAL_ACCOUNT        registry ID reported by ECR calls (123456789012)
 //	REHEARSAL_ECR_REPOSITORIES  repositories that exist, comma-separated; unset: all do
-//	REHEARSAL_ECR_MISSING_<REGION>  repositories that do not exist in that region (yet)
-//	REHEARSAL_REGISTRY_STORAGE  HOST=DIR,...: the storage directory of each local
-//	                         registry, where `aws ecr batch-delete-image` removes tags
-//	                         (the registry's API can only delete whole manifests)
-//	REHEARSAL_ECR_TAG_MUTABILITY  MUTABILITY[:FILTER,...]: the repositories' tag
-//	                         mutability (see mutability.go); unset: MUTABLE
 //	REHEARSAL_IMAGE_MB       size of the image `docker build` makes (1)
 //	REHEARSAL_IMAGE_LAYERS   its number of layers (2)
-//	REHEARSAL_IAM_ALLOW      IAM actions the build's role has, comma-separated; unset: all
+//	REHEARSAL_IAM_ALLOW, REHEARSAL_IAM_POLICY  the build role's actions and
+//	                         statements (package iampolicy); unset: all allowed
+//	REHEARSAL_ECR_TAG_MUTABILITY  MUTABILITY[:FILTER,...]: the repositories' tag
+//	                         mutability (see mutability.go); unset: MUTABLE. docker
+//	                         push refuses to move an immutable tag; the endpoint
+//	                         reads the same setting for put-image
 //	REHEARSAL_DOCKERHUB_TOKEN  the access token Docker Hub accepts in `docker login`
 //	                         (any user name); unset: every Docker Hub login fails
 //	REHEARSAL_DOCKER_DAEMON  "false": no Docker daemon (a project without privileged
 //	                         mode), so every docker command fails
-//	REHEARSAL_ECS_SERVICES   NAME=STATUS[:COUNT],...: services that are not ACTIVE with 1 task
-//	                         (COUNT 0>N: at 0 until a forced deployment, then N)
-//	REHEARSAL_ECS_ROLLOUT    rolloutStates a forced deployment goes through (see ecs.go)
-//	REHEARSAL_ECS_STABLE     "false": `aws ecs wait services-stable` fails and
-//	                         deployments fail (unless REHEARSAL_ECS_ROLLOUT says otherwise)
-//	REHEARSAL_ECS_UPDATE_FAILS  "true" makes `aws ecs update-service` fail
 //	REHEARSAL_RECORD_ENV     extra variable names to record, comma-separated
-//	REHEARSAL_ECR_TAG_MUTABILITY, REHEARSAL_ECR_TAG_EXCLUSIONS  the repositories' tag
-//	                         mutability and exclusion filters; pushes and put-image of an
-//	                         existing immutable tag are refused (see immutable.go)
-//	REHEARSAL_ECS_TASK_DEFINITIONS  file of task definitions and what each service runs,
-//	                         kept across builds (see taskdef.go)
+//
+// Every other REHEARSAL_* variable reaches the endpoint with each aws call
+// (REHEARSAL_ECS_* scripts ECS there: see package fakeaws).
 package standin
 
 import (
@@ -113,7 +109,9 @@ func Main(tool string, args []string, sio IO) int {
 		if errors.As(err, &ee) {
 			code = ee.code
 		}
-		fmt.Fprintln(errOut, err.Error())
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(errOut, msg)
+		}
 	}
 	if rerr := record(tool, args, code, stderr.String(), sio); rerr != nil {
 		fmt.Fprintf(sio.Stderr, "rehearsal stand-in: could not record the call: %v\n", rerr)
@@ -186,21 +184,4 @@ func ReadCalls(path string) ([]Call, error) {
 		calls = append(calls, c)
 	}
 	return calls, nil
-}
-
-// repositoryExists tells whether ECR would know repo. The local registry only
-// knows a repository once something is pushed to it, while an ECR repository
-// exists (empty) from the moment the stack creates it; REHEARSAL_ECR_REPOSITORIES
-// says which exist, and when it is unset every repository does.
-func repositoryExists(getenv func(string) string, repo string) bool {
-	list := getenv("REHEARSAL_ECR_REPOSITORIES")
-	if list == "" {
-		return true
-	}
-	for _, r := range strings.Split(list, ",") {
-		if strings.TrimSpace(r) == repo {
-			return true
-		}
-	}
-	return false
 }
