@@ -87,11 +87,16 @@ func (s *Server) ecr(r *request) (any, error) {
 
 // authorize refuses what the build's role may not do (see package iampolicy).
 func (r *request) authorize(action, resource string) error {
+	return r.authorizeWith(action, resource, nil)
+}
+
+// authorizeWith is authorize for a request that carries condition keys.
+func (r *request) authorizeWith(action, resource string, keys map[string]string) error {
 	role, err := iampolicy.FromSettings(r.getenv)
 	if err != nil {
 		return clientError("InvalidParameterException", "rehearsal settings: %v", err)
 	}
-	if role.Allowed(action, resource) {
+	if role.AllowedWith(action, resource, keys) {
 		return nil
 	}
 	return clientError("AccessDeniedException", "%s", role.Denial(r.principal(), action, resource))

@@ -52,7 +52,9 @@ func (s *Server) registerTaskDefinition(r *request) (any, error) {
 		if role == "" {
 			continue
 		}
-		if err := r.authorize("iam:PassRole", role); err != nil {
+		// ECS passes both roles to its tasks: the request names that service
+		// ("Granting a user permissions to pass a role", iam:PassedToService).
+		if err := r.authorizeWith("iam:PassRole", role, map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}); err != nil {
 			return nil, err
 		}
 	}

@@ -107,8 +107,19 @@ const (
 	ExplicitDeny
 )
 
-// Decide evaluates a request (made with no condition keys) against the role.
+// Decide evaluates a request made with no condition keys against the role.
 func (r Role) Decide(action, resource string) Decision {
+	return r.DecideWith(action, resource, nil)
+}
+
+// AllowedWith tells whether the role may call action on resource in a request
+// carrying the condition keys given (e.g. iam:PassedToService for iam:PassRole).
+func (r Role) AllowedWith(action, resource string, keys map[string]string) bool {
+	return r.DecideWith(action, resource, keys) == Allow
+}
+
+// DecideWith evaluates a request carrying the condition keys given.
+func (r Role) DecideWith(action, resource string, keys map[string]string) Decision {
 	if r.Actions != nil && !anyMatch(r.Actions, action, true) {
 		return ImplicitDeny
 	}
@@ -117,7 +128,7 @@ func (r Role) Decide(action, resource string) Decision {
 	}
 	allowed := false
 	for _, s := range r.Statements {
-		if !anyMatch(s.Action, action, true) || !anyMatch(s.Resource, resource, false) || !conditionsHold(s.Condition, nil) {
+		if !anyMatch(s.Action, action, true) || !anyMatch(s.Resource, resource, false) || !conditionsHold(s.Condition, keys) {
 			continue
 		}
 		if s.Effect == "Deny" {

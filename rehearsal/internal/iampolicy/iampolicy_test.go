@@ -98,3 +98,26 @@ func TestExplicitDenyAndConditions(t *testing.T) {
 		t.Error("an Effect that is neither Allow nor Deny was accepted")
 	}
 }
+
+// TestConditionKeysOfTheRequest: a statement whose condition names a key holds only
+// for a request that carries the key with a matching value.
+func TestConditionKeysOfTheRequest(t *testing.T) {
+	role := Role{Statements: []Statement{{
+		Action:    []string{"iam:PassRole"},
+		Resource:  []string{"arn:aws:iam::1:role/app-dev-web-task"},
+		Condition: map[string]map[string]any{"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+	}}}
+	const task = "arn:aws:iam::1:role/app-dev-web-task"
+	for _, tc := range []struct {
+		keys map[string]string
+		want bool
+	}{
+		{map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}, true},
+		{map[string]string{"iam:PassedToService": "lambda.amazonaws.com"}, false},
+		{nil, false},
+	} {
+		if got := role.AllowedWith("iam:PassRole", task, tc.keys); got != tc.want {
+			t.Errorf("PassRole with %v: %v, want %v", tc.keys, got, tc.want)
+		}
+	}
+}
