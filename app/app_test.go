@@ -1,0 +1,78 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	if code != 0 {
+		panic(code)
+	}
+}
+
+func TestConfigPath(t *testing.T) {
+	for _, c := range []struct {
+		passed  string
+		context any
+		want    string
+		wantErr string
+	}{
+		{"", nil, "stagecoach.yaml", ""},
+		{"", "other.yaml", "other.yaml", ""},
+		{"../stagecoach.yaml", nil, "../stagecoach.yaml", ""},
+		{"../stagecoach.yaml", "../x/../stagecoach.yaml", "../stagecoach.yaml", ""},
+		// The context key must never silently win over the caller's path.
+		{"../stagecoach.yaml", "stagecoach.yaml", "", "the app reads the config ../stagecoach.yaml, but the context key stagecoach:config names stagecoach.yaml"},
+		{"", true, "", "must be a file path"},
+	} {
+		got, err := ConfigPath(c.passed, c.context)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("ConfigPath(%q, %v) = %q, %v; want an error containing %q", c.passed, c.context, got, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ConfigPath(%q, %v) = %q, %v; want %q", c.passed, c.context, got, err, c.want)
+		}
+	}
+}
+
+func TestCheckContextNamesEachMissingFlag(t *testing.T) {
+	// A plain cdk.json: no feature flags at all.
+	plain := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{}})
+	err := New(plain, nil)
+	if err == nil {
+		t.Fatal("New accepted a nil config")
+	}
+	err = CheckContext(plain)
+	if err == nil {
+		t.Fatal("CheckContext accepted an app without the feature flags")
+	}
+	for key := range requiredContext {
+		if !strings.Contains(err.Error(), `"`+key+`"`) {
+			t.Errorf("the error does not name %s:\n%v", key, err)
+		}
+	}
+	// One flag set to the wrong value: named with the value found.
+	ctx := RequiredContext()
+	ctx["@aws-cdk/core:enablePartitionLiterals"] = false
+	wrong := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
+	err = CheckContext(wrong)
+	if err == nil || !strings.Contains(err.Error(), `"@aws-cdk/core:enablePartitionLiterals": true (set to false)`) {
+		t.Errorf("CheckContext with the partition flag false = %v", err)
+	}
+	if strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("CheckContext named more than the one wrong flag:\n%v", err)
+	}
+	ok := RequiredContext()
+	if err := CheckContext(awscdk.NewApp(&awscdk.AppProps{Context: &ok})); err != nil {
+		t.Errorf("CheckContext with RequiredContext: %v", err)
+	}
+}
