@@ -104,6 +104,10 @@ func TestSnapshot(t *testing.T) {
 	if err := json.Unmarshal(b, &cdk); err != nil {
 		t.Fatalf("cdk.json: %v", err)
 	}
+	// What the CDK CLI adds to cdk.json's context, so the snapshot is what cdk synth
+	// writes to cdk.out (with each resource's construct path, for review).
+	cdk.Context["aws:cdk:enable-path-metadata"] = true
+	cdk.Context["aws:cdk:enable-asset-metadata"] = true
 	cfg, err := app.Load(configFile)
 	if err != nil {
 		t.Fatal(err)
