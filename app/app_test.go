@@ -1,11 +1,14 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stagecoach/stagecoach/config"
 )
 
 func TestMain(m *testing.M) {
@@ -74,5 +77,47 @@ func TestCheckContextNamesEachMissingFlag(t *testing.T) {
 	ok := RequiredContext()
 	if err := CheckContext(awscdk.NewApp(&awscdk.AppProps{Context: &ok})); err != nil {
 		t.Errorf("CheckContext with RequiredContext: %v", err)
+	}
+}
+
+// TestDefaultsNote: a service that leaves out port and healthCheck gets an info
+// annotation naming each default, so cdk synth prints it; one that sets both gets none.
+func TestDefaultsNote(t *testing.T) {
+	cfg, err := config.Parse([]byte(`app: shop
+region: us-east-1
+source: {repository: acme/shop}
+stages: [{name: dev}]
+services:
+  - name: web
+  - name: api
+    port: 3000
+    healthCheck: /health
+    route: {paths: [/api/*]}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := RequiredContext()
+	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
+	if err := New(a, cfg); err != nil {
+		t.Fatal(err)
+	}
+	infos := func(stack string) []string {
+		var out []string
+		for _, m := range *a.Node().FindChild(jsii.String(stack)).Node().Metadata() {
+			if *m.Type == "aws:cdk:info" {
+				out = append(out, fmt.Sprint(m.Data))
+			}
+		}
+		return out
+	}
+	web := strings.Join(infos("shop-web-pipeline"), "\n")
+	for _, want := range []string{"service web: port is not set, so the load balancer sends traffic to port 8000", "service web: healthCheck is not set, so the load balancer probes /ping"} {
+		if !strings.Contains(web, want) {
+			t.Errorf("shop-web-pipeline's notes lack %q:\n%s", want, web)
+		}
+	}
+	if api := infos("shop-api-pipeline"); len(api) != 0 {
+		t.Errorf("shop-api-pipeline has notes although port and healthCheck are set: %v", api)
 	}
 }
