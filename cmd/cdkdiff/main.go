@@ -216,8 +216,8 @@ func offlineEnv(tmp string) []string {
 }
 
 // synth synthesizes the app in dir into out with the CLI at cdk.
-func synth(ctx context.Context, cdk, dir, out string, env []string) error {
-	cmd := exec.CommandContext(ctx, cdk, "synth", "--quiet", "--no-notices", "--output", out)
+func synth(ctx context.Context, cdk, dir, out string, env []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, cdk, append([]string{"synth", "--quiet", "--no-notices", "--output", out}, args...)...)
 	cmd.Dir, cmd.Env = dir, env
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("cdk synth in %s: %v\n%s", dir, err, lastLines(b, 40))
@@ -228,7 +228,18 @@ func synth(ctx context.Context, cdk, dir, out string, env []string) error {
 // synthBase checks the base commit out into dir and synthesizes it into out with the
 // working tree's CLI and node_modules. It reports false, and synthesizes nothing, when
 // the base has no CDK app yet (no cdk.json): every stack is then new.
+//
+// The app may live in a subdirectory of its repository (an app's infra/, written by
+// stagecoach init): the base's app is then the same subdirectory of the checkout. Paths
+// its go.mod and cdk.json give relative to the app and that lead out of the repository
+// (a replace directive naming a stagecoach checkout beside it, say) are pinned to where
+// they lead from the original app directory, since the temporary checkout has nothing
+// beside it; paths inside the repository stay, and read the base revision's files.
 func synthBase(ctx context.Context, repo, sha, dir, out, cdk string, env []string) (bool, error) {
+	prefix, err := git(ctx, repo, "rev-parse", "--show-prefix")
+	if err != nil {
+		return false, err
+	}
 	// No hooks: checking out the base must not run the repository's scripts.
 	if _, err := git(ctx, repo, "-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", dir, sha); err != nil {
 		return false, err
@@ -239,19 +250,86 @@ func synthBase(ctx context.Context, repo, sha, dir, out, cdk string, env []strin
 			fmt.Fprintln(os.Stderr, "cdkdiff: warning:", err)
 		}
 	}()
-	if _, err := os.Stat(filepath.Join(dir, "cdk.json")); errors.Is(err, os.ErrNotExist) {
+	app := filepath.Join(dir, filepath.FromSlash(prefix))
+	if _, err := os.Stat(filepath.Join(app, "cdk.json")); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	modules := filepath.Join(repo, "node_modules")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); errors.Is(err, os.ErrNotExist) {
-		if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
+	args, err := pinOutsidePaths(ctx, app, repo, dir)
+	if err != nil {
+		return false, fmt.Errorf("base %s: %w", sha[:12], err)
+	}
+	if _, err := os.Stat(filepath.Join(app, "node_modules")); errors.Is(err, os.ErrNotExist) {
+		if err := os.Symlink(filepath.Join(repo, "node_modules"), filepath.Join(app, "node_modules")); err != nil {
 			return false, err
 		}
 	}
-	if err := synth(ctx, cdk, dir, out, env); err != nil {
+	if err := synth(ctx, cdk, app, out, env, args...); err != nil {
 		return false, fmt.Errorf("base %s: %w", sha[:12], err)
 	}
 	return true, nil
+}
+
+// pinOutsidePaths rewrites, in the base checkout's app directory app, each relative
+// replace directive of go.mod that leads out of the checkout (root) to the absolute
+// path it leads to from the original app directory orig, and returns the cdk synth
+// arguments that do the same for cdk.json's stagecoach:config.
+func pinOutsidePaths(ctx context.Context, app, orig, root string) ([]string, error) {
+	outside := func(rel string) (string, bool) {
+		if filepath.IsAbs(rel) {
+			return "", false
+		}
+		within, err := filepath.Rel(root, filepath.Join(app, rel))
+		if err == nil && within != ".." && !strings.HasPrefix(within, ".."+string(filepath.Separator)) {
+			return "", false
+		}
+		return filepath.Join(orig, rel), true
+	}
+	if _, err := os.Stat(filepath.Join(app, "go.mod")); err == nil {
+		cmd := exec.CommandContext(ctx, "go", "mod", "edit", "-json")
+		cmd.Dir = app
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("go mod edit -json: %v", err)
+		}
+		var mod struct {
+			Replace []struct {
+				Old, New struct{ Path, Version string }
+			}
+		}
+		if err := json.Unmarshal(b, &mod); err != nil {
+			return nil, err
+		}
+		for _, r := range mod.Replace {
+			// A local replacement has no version, and go.mod spells it ./x or ../x.
+			if r.New.Version != "" || !(strings.HasPrefix(r.New.Path, "./") || strings.HasPrefix(r.New.Path, "../")) {
+				continue
+			}
+			abs, ok := outside(r.New.Path)
+			if !ok {
+				continue
+			}
+			old := r.Old.Path
+			if r.Old.Version != "" {
+				old += "@" + r.Old.Version
+			}
+			cmd := exec.CommandContext(ctx, "go", "mod", "edit", "-replace", old+"="+abs)
+			cmd.Dir = app
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("go mod edit -replace %s=%s: %v\n%s", old, abs, err, b)
+			}
+		}
+	}
+	var cdk struct {
+		Context map[string]any `json:"context"`
+	}
+	if b, err := os.ReadFile(filepath.Join(app, "cdk.json")); err == nil && json.Unmarshal(b, &cdk) == nil {
+		if s, ok := cdk.Context["stagecoach:config"].(string); ok && s != "" {
+			if abs, ok := outside(s); ok {
+				return []string{"-c", "stagecoach:config=" + abs}, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // cdkDiff runs `cdk diff` for one stack of the assembly in out against a template file
@@ -326,16 +404,32 @@ func reviewBuildspecs(repo string) (string, error) {
 	var cdk struct {
 		Context map[string]any `json:"context"`
 	}
+	named := false
 	if b, err := os.ReadFile(filepath.Join(repo, "cdk.json")); err == nil && json.Unmarshal(b, &cdk) == nil {
 		if s, ok := cdk.Context["stagecoach:config"].(string); ok && s != "" {
-			path = s
+			path, named = s, true
 		}
 	}
-	cfg, err := config.Load(filepath.Join(repo, path))
+	// Buildspec paths are relative to the repository root, which for an app in a
+	// subdirectory (stagecoach init's infra/) is not the app's directory; its
+	// config, which main.go names, is at the root too.
+	root := repo
+	if top, err := git(context.Background(), repo, "rev-parse", "--show-toplevel"); err == nil && top != "" {
+		root = top
+	}
+	if _, err := os.Stat(filepath.Join(repo, path)); !named && err != nil {
+		if _, err := os.Stat(filepath.Join(root, "stagecoach.yaml")); err == nil {
+			path = filepath.Join(root, "stagecoach.yaml")
+		}
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(repo, path)
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return "", err
 	}
-	return check.Review(cfg, repo)
+	return check.Review(cfg, root)
 }
 
 // checkRevision refuses a -base that git could read as an option, or that holds
