@@ -156,9 +156,6 @@ func Synth(opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := CheckContext(a); err != nil {
-		return err
-	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err

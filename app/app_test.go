@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -119,5 +120,26 @@ services:
 	}
 	if api := infos("shop-api-pipeline"); len(api) != 0 {
 		t.Errorf("shop-api-pipeline has notes although port and healthCheck are set: %v", api)
+	}
+}
+
+// TestSynthRefuses runs Synth on a valid config in an app without the feature flags:
+// it fails naming them, before anything is written. (The jsii runtime reads the
+// environment once, so a context key contradicting the caller's path is covered by
+// TestConfigPath, whose function Synth calls.)
+func TestSynthRefuses(t *testing.T) {
+	dir := t.TempDir()
+	cfg := dir + "/stagecoach.yaml"
+	if err := os.WriteFile(cfg, []byte("app: shop\nregion: us-east-1\nsource: {repository: acme/shop}\nstages: [{name: dev}]\nservices: [{name: web}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := dir + "/cdk.out"
+	t.Setenv("CDK_OUTDIR", out)
+	err := Synth(Options{Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), `"@aws-cdk/core:enablePartitionLiterals": true (missing)`) {
+		t.Errorf("Synth without the flags: %v", err)
+	}
+	if _, err := os.Stat(out + "/manifest.json"); err == nil {
+		t.Error("a refused Synth wrote a cloud assembly")
 	}
 }
