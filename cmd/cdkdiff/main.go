@@ -49,32 +49,42 @@ func main() {
 	flag.StringVar(&o.comment, "comment", "", "also write the report cut to fit a pull-request comment to `file` (default OUT/diff-comment.md)")
 	flag.StringVar(&o.cdk, "cdk", "node_modules/.bin/cdk", "the pinned CDK CLI (relative to -C)")
 	flag.IntVar(&o.jobs, "j", runtime.NumCPU(), "how many `cdk diff` commands run at once")
+	flag.StringVar(&o.upgrade, "upgrade", "", "instead of a Git base, compare the app with itself on stagecoach `version` (e.g. v0.2.0): an upgrade check")
+	flag.BoolVar(&o.fail, "fail", false, "with -upgrade: exit 1 when the upgrade replaces or removes a stateful resource or changes IAM or security groups")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: cdkdiff [-base REV] [-C DIR] [-out DIR] [-report FILE]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() > 0 || o.base == "" || o.jobs < 1 {
+	if flag.NArg() > 0 || (o.base == "" && o.upgrade == "") || o.jobs < 1 || (o.fail && o.upgrade == "") {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := checkRevision(o.base); err != nil {
+	if o.upgrade != "" {
+		if err := checkRevision(o.upgrade); err != nil {
+			fmt.Fprintln(os.Stderr, "cdkdiff: -upgrade:", err)
+			os.Exit(2)
+		}
+	} else if err := checkRevision(o.base); err != nil {
 		fmt.Fprintln(os.Stderr, "cdkdiff:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	report, err := run(ctx, o)
+	// -fail returns the report with its error: print both.
+	os.Stdout.WriteString(report)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cdkdiff:", err)
 		os.Exit(1)
 	}
-	os.Stdout.WriteString(report)
 }
 
 type options struct {
 	base, repo, out, report, comment, cdk string
 	jobs                                  int
+	upgrade                               string // a stagecoach version: the upgrade check
+	fail                                  bool   // with upgrade: fail on findings
 }
 
 // commentLimit keeps a comment under GitHub's 65,536 characters, with room for the
@@ -103,6 +113,15 @@ func run(ctx context.Context, o options) (string, error) {
 	}
 	if _, err := os.Stat(cdk); err != nil {
 		return "", fmt.Errorf("the CDK CLI is not installed (%v): run `make deps`", err)
+	}
+	if o.upgrade != "" {
+		report, verdict, err := runUpgrade(ctx, o, repo, cdk, out)
+		if err == nil && o.fail {
+			if ferr := upgradeFailure(verdict); ferr != nil {
+				return report, ferr
+			}
+		}
+		return report, err
 	}
 	sha, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", "--end-of-options", o.base+"^{commit}")
 	if err != nil {
