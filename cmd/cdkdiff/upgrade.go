@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// stagecoachModule is the module an upgrade check moves to another version.
-const stagecoachModule = "github.com/stagecoach/stagecoach"
+// stagecoachModule is the module an upgrade check moves to another version (a
+// variable for the test, which serves the module under another path).
+var stagecoachModule = "github.com/stagecoach/stagecoach"
 
 // stateful are the resource types whose replacement or removal loses what they hold
 // or what points at them: images, objects, logs, the service and its tasks, the load
