@@ -46,7 +46,7 @@ func TestUpgradeThroughModuleProxy(t *testing.T) {
 		}
 	})
 	proxy := t.TempDir()
-	files, err := exec.Command("git", "-C", checkout, "ls-files").Output()
+	files, err := exec.Command("git", "-C", checkout, "ls-files", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,9 @@ func serve(t *testing.T, proxy, checkout string, files []string, version string,
 	var mod []byte
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(checkout, filepath.FromSlash(f)))
-		if err != nil {
+		if os.IsNotExist(err) {
+			continue // deleted in the working tree
+		} else if err != nil {
 			t.Fatal(err)
 		}
 		if strings.HasSuffix(f, ".go") || f == "go.mod" {

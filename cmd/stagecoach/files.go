@@ -210,6 +210,16 @@ test:
 update:
 	go test -count=1 -run TestSnapshot . -update
 
+## upgrade-check: what moving to another stagecoach version changes in the templates,
+## stateful replacements and IAM changes first; fails on them: make upgrade-check VERSION=v0.3.0
+# VERSION is data, never code: passed to the recipe in the environment, quoted there.
+override VERSION := $(value VERSION)
+export VERSION
+.PHONY: upgrade-check
+upgrade-check: $(CDK)
+	@test -n "$$VERSION" || { echo 'usage: make upgrade-check VERSION=vX.Y.Z'; exit 2; }
+	go run "github.com/stagecoach/stagecoach/cmd/cdkdiff@$$VERSION" -upgrade "$$VERSION" -fail -out cdk.out
+
 deps: $(CDK)
 	go mod download
 
