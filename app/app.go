@@ -10,6 +10,11 @@
 // `stagecoach init` (cmd/stagecoach) writes such an app, with the cdk.json it needs,
 // into an infra/ directory of your repository.
 //
+// The entry point is this package rather than the module root because the root is
+// stagecoach's own CDK app (cdk.json runs `go run .`, and its tests are package main);
+// a root package would have to move that app and its tests, and `stagecoach.New`
+// would read no better than `app.New`.
+//
 // # The supported surface
 //
 // The Go API stagecoach keeps compatible within a major version (see CHANGELOG.md for

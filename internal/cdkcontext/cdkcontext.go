@@ -4,10 +4,16 @@
 package cdkcontext
 
 // required holds the feature flags without which the templates differ from the ones
-// stagecoach tests (and some fail the cdk-nag checks). Each was found by synthesizing
-// the example configs (stagecoach.yaml and testdata/configs/monorepo.yaml) with every
-// flag of a `cdk init` cdk.json (CLI 2.1148.1, aws-cdk-lib 2.276.0) but that one, and
-// comparing the templates with those of the full set:
+// stagecoach tests (and some fail the cdk-nag checks). They were found by synthesizing
+// the example configs (stagecoach.yaml and testdata/configs/monorepo.yaml) with the
+// 89 flags of a `cdk init` cdk.json (CLI 2.1148.1, aws-cdk-lib 2.276.0, the repository's
+// cdk.json) but one, for each of the 54 flags of the services and core features
+// stagecoach uses (ec2, ecs, iam, s3, kms, codepipeline, lambda, elasticloadbalancingv2,
+// events, secretsmanager, sns, custom resources, core), and comparing the templates
+// with those of the full set. The other 35 flags concern services stagecoach does not
+// use (API Gateway, RDS, EKS, DynamoDB, CloudFront, …), and
+// core:validateAgainstDefaultRules only validates. A new construct that depends on a
+// flag adds it here (CHANGELOG.md says so):
 var required = map[string]any{
 	// ARNs as arn:aws:... literals; without it, cdk-nag's AwsSolutions-IAM5 fails the
 	// synth on six ${AWS::Partition} wildcards.
