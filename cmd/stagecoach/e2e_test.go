@@ -12,9 +12,11 @@ import (
 )
 
 // TestEndToEnd is a new user's path, offline: an app repository with a GitHub remote
-// and a Dockerfile exposing 3000 → stagecoach init --local (this checkout) → the CDK
-// CLI synthesizes infra/ (a target group on 3000) → infra's own snapshot test passes
-// on those templates → a port change fails it, naming the update command.
+// and a Dockerfile exposing 3000 → stagecoach init --local (this checkout) → make synth
+// in infra/ (a target group on 3000) → infra's own snapshot test passes
+// on those templates → a port change fails it, naming the update command. The CLI is
+// installed from the generated package-lock.json with npm ci --offline (npm's cache
+// holds it since this checkout's make deps), and make synth runs it.
 //
 // Modules come from the module cache only (GOPROXY=off): the replace points at this
 // checkout and every other module is the checkout's own dependency. It costs two
@@ -25,8 +27,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("-short: the end-to-end test links two CDK binaries")
 	}
 	checkout, _ := filepath.Abs("../..")
-	cdk := filepath.Join(checkout, "node_modules", ".bin", "cdk")
-	if _, err := os.Stat(cdk); err != nil {
+	if _, err := os.Stat(filepath.Join(checkout, "node_modules", ".bin", "cdk")); err != nil {
 		t.Fatalf("the CDK CLI is not installed (make deps): %v", err)
 	}
 	start := time.Now()
@@ -51,11 +52,14 @@ func TestEndToEnd(t *testing.T) {
 		return string(b), err
 	}
 
-	// cdk synth, as the user's make synth runs it (with the checkout's CLI: the same
-	// pinned version, installed already).
+	// The generated lock installs the pinned CLI from npm's cache (this checkout's
+	// make deps put aws-cdk there), then make synth runs it as the user would.
+	if o, err := sh("npm", "ci", "--offline", "--no-audit", "--no-fund"); err != nil {
+		t.Fatalf("npm ci --offline with the generated package-lock.json: %v\n%s", err, o)
+	}
 	synthStart := time.Now()
-	if o, err := sh(cdk, "synth", "--quiet"); err != nil {
-		t.Fatalf("cdk synth: %v\n%s", err, o)
+	if o, err := sh("make", "synth"); err != nil {
+		t.Fatalf("make synth: %v\n%s", err, o)
 	}
 	t.Logf("first synth: %v (from an empty repository: %v)", time.Since(synthStart).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	templates := assemblyTemplates(t, filepath.Join(infra, "cdk.out"))

@@ -78,8 +78,16 @@ func TestAppName(t *testing.T) {
 	}
 }
 
-// TestLockMatchesRepository: the generated lock pins the CLI this module tests with.
+// TestLockMatchesRepository: the generated lock pins the CLI this module tests with,
+// and the generated go.mod asks for the Go this module needs.
 func TestLockMatchesRepository(t *testing.T) {
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(gomod), "\ngo "+goVersion+"\n") {
+		t.Errorf("go.mod's go directive is not %s: update goVersion", goVersion)
+	}
 	b, err := os.ReadFile("../../package-lock.json")
 	if err != nil {
 		t.Fatal(err)
