@@ -12,7 +12,8 @@
 // Flags: -C DIR acts on DIR instead of the working directory; --local PATH uses the
 // stagecoach checkout at PATH (a replace directive) instead of a released version;
 // --version V requires stagecoach V (default: the version being run); --repository
-// OWNER/NAME, --region and --dockerfile override what init would find.
+// OWNER/NAME, --region and --dockerfile override what init would find; --keep-config
+// keeps an existing stagecoach.yaml and writes infra/ only.
 package main
 
 import (
@@ -38,7 +39,7 @@ func main() {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: stagecoach init [-C DIR] [--local PATH | --version VERSION] [--repository OWNER/NAME] [--region REGION] [--dockerfile PATH] [--no-tidy]
+	fmt.Fprint(w, `usage: stagecoach init [-C DIR] [--local PATH | --version VERSION] [--repository OWNER/NAME] [--region REGION] [--dockerfile PATH] [--keep-config] [--no-tidy]
 
 Writes stagecoach.yaml and an infra/ CDK app into the repository at DIR (default: .).
 `)
@@ -58,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.repository, "repository", "", "`owner/name` of the repository (default: from the Git remote)")
 	fl.StringVar(&o.region, "region", "", "the home `region` (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1)")
 	fl.StringVar(&o.dockerfile, "dockerfile", "", "the service's Dockerfile, from the repository root (default: the one found)")
+	fl.BoolVar(&o.keepConfig, "keep-config", false, "keep the repository's stagecoach.yaml (it must load) and write infra/ only")
 	fl.BoolVar(&o.noTidy, "no-tidy", false, "do not run go mod tidy in infra/ (then run it yourself before the first synth)")
 	fl.Usage = func() { usage(stderr); fl.PrintDefaults() }
 	if err := fl.Parse(args[1:]); err != nil {
@@ -76,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type options struct {
 	dir, local, version, repository, region, dockerfile string
-	noTidy                                              bool
+	noTidy, keepConfig                                  bool
 }
 
 // initRepo finds what the repository says, renders every file, refuses if any of
@@ -117,106 +119,24 @@ func initRepo(o options, stdout io.Writer) error {
 		plan.Schema = schemaURL(plan.Version)
 	}
 
-	// The repository.
-	remote := Remote{Provider: "GitHub", Repository: o.repository}
-	if o.repository == "" {
-		u, err := gitRemote(root)
-		if err != nil {
-			return err
-		}
-		if remote, err = ParseRemote(u); err != nil {
-			return err
-		}
-		note("source.repository %s (%s) from the Git remote %s", remote.Repository, remote.Provider, u)
-	}
-	branch := gitBranch(root)
-	if branch == "" {
-		branch = "main"
-		note("source.branch main: Git names no branch; set the branch whose pushes release")
-	} else {
-		note("source.branch %s: the branch whose pushes start the pipeline", branch)
-	}
 	plan.Module = "infra"
-	region := o.region
-	for _, v := range []string{os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"} {
-		if region == "" {
-			region = v
-		}
-	}
-
-	// The Dockerfile and its port.
-	dockerfile := o.dockerfile
-	if dockerfile == "" {
-		found, err := findDockerfiles(root)
-		if err != nil {
-			return err
-		}
-		switch {
-		case len(found) == 0:
-			return errors.New("no Dockerfile in the repository: stagecoach builds and runs a container image; add a Dockerfile (or pass --dockerfile PATH)")
-		case found[0] == "Dockerfile" || len(found) == 1:
-			dockerfile = found[0]
-		default:
-			return fmt.Errorf("several Dockerfiles (%s): pass --dockerfile with the one of the service to deploy", strings.Join(found, ", "))
-		}
-	}
-	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(dockerfile))); err != nil {
-		return fmt.Errorf("--dockerfile: %v", err)
-	}
-	exposed, err := exposedPorts(filepath.Join(root, filepath.FromSlash(dockerfile)))
-	if err != nil {
-		return err
-	}
-	port := 0
-	switch {
-	case len(exposed.Ports) > 0:
-		port = exposed.Ports[0]
-		note("services[0].port %d from %s:%d (EXPOSE)", port, dockerfile, exposed.Line)
-		if len(exposed.Ports) > 1 {
-			note("  %s exposes %v: the load balancer sends traffic to the first; change port if another serves HTTP", dockerfile, exposed.Ports)
-		}
-	case exposed.Other != "":
-		note("services[0].port not set: %s exposes %s, which init cannot read; set port, or the default 8000 applies", dockerfile, exposed.Other)
-	default:
-		note("services[0].port not set: %s has no EXPOSE; set port to the port your app listens on, or the default 8000 applies", dockerfile)
-	}
-
-	// TinyStacks buildspecs.
-	var buildspecs [][2]string
-	for _, kind := range []string{"build", "release"} {
-		for _, name := range []string{kind + ".yml", kind + ".yaml"} {
-			if fi, err := os.Stat(filepath.Join(root, name)); err == nil && fi.Mode().IsRegular() {
-				buildspecs = append(buildspecs, [2]string{kind, name})
-				break
-			}
-		}
-	}
-
-	// stagecoach.yaml.
-	cfgText := renderConfig(plan.Schema, appName(remote.Repository, config.MaxAppName), region, remote, branch, dockerfile, port, buildspecs)
-	cfg, err := config.Parse([]byte(cfgText), "stagecoach.yaml")
-	if err != nil {
-		return fmt.Errorf("the stagecoach.yaml init would write is not valid (a bug, or pass --repository/--region):\n%v", err)
-	}
+	var cfgText, region string
 	var checkReport []string
-	for _, bs := range buildspecs {
-		text, err := os.ReadFile(filepath.Join(root, bs[1]))
+	if o.keepConfig {
+		// The config is the user's already: check it loads, write infra/ around it.
+		cfg, err := config.Load(filepath.Join(root, "stagecoach.yaml"))
 		if err != nil {
-			return err
+			return fmt.Errorf("--keep-config: %v", err)
 		}
-		findings, err := check.Check(string(text), check.ForService(cfg, cfg.Services[0].Name, check.Kind(bs[0])))
-		if err != nil {
-			checkReport = append(checkReport, fmt.Sprintf("%s: %v", bs[1], err))
-			continue
-		}
-		for _, f := range findings {
-			checkReport = append(checkReport, fmt.Sprintf("%s:%d: %s [%s] %s\n    fix: %s", bs[1], f.Line, f.Severity, f.Rule, f.Message, f.Fix))
-		}
-		note("services[0].%s.buildspec %s: your TinyStacks %s.yml runs as the %s step (checked: %d finding(s), below)", bs[0], bs[1], bs[0], bs[0], len(findings))
+		region = cfg.Region
+		note("stagecoach.yaml kept as it is (app %s, %d service(s), %d stage(s)); its $schema can be %s", cfg.App, len(cfg.Services), len(cfg.Stages), plan.Schema)
+	} else if _, err := os.Lstat(filepath.Join(root, "stagecoach.yaml")); err == nil {
+		return errors.New("refusing to overwrite stagecoach.yaml: nothing written; to write infra/ around it, pass --keep-config")
+	} else if cfgText, region, checkReport, err = detect(o, root, plan, note); err != nil {
+		return err
 	}
 
 	files := []File{
-		{"stagecoach.yaml", cfgText, "the pipeline's config: source, stages, the service; every key is in the schema named on its first line and in stagecoach's README"},
 		{"infra/go.mod", plan.goMod(), "the CDK app's Go module: it requires stagecoach " + plan.Version + "; upgrade with go get " + modulePath + "@VERSION (see CHANGELOG.md)"},
 		{"infra/main.go", mainGo, "the CDK app: app.Main reads ../stagecoach.yaml and defines every stack"},
 		{"infra/cdk.json", cdkJSON(), "tells the CDK CLI to run main.go, with the feature flags stagecoach's templates depend on (" + strings.Join(sortedKeys(contextMap()), ", ") + ")"},
@@ -225,6 +145,9 @@ func initRepo(o options, stdout io.Writer) error {
 		{"infra/Makefile", makefile, "make synth, make diff, make test, make update"},
 		{"infra/snapshot_test.go", snapshotTest, "the snapshot test: fails when a change to stagecoach.yaml or an upgrade changes a template; make update after review"},
 		{"infra/.gitignore", gitignore, "keeps cdk.out and node_modules out of Git"},
+	}
+	if !o.keepConfig {
+		files = append([]File{{"stagecoach.yaml", cfgText, "the pipeline's config: source, stages, the service; every key is in the schema named on its first line and in stagecoach's README"}}, files...)
 	}
 	var exist []string
 	for _, f := range files {
@@ -366,4 +289,107 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// detect reads the repository (Git remote and branch, Dockerfile, TinyStacks
+// buildspecs) and renders stagecoach.yaml, with what it found as notes and the
+// buildspec check's findings.
+func detect(o options, root string, plan Plan, note func(string, ...any)) (cfgText, region string, checkReport []string, err error) {
+	// The repository.
+	remote := Remote{Provider: "GitHub", Repository: o.repository}
+	if o.repository == "" {
+		u, err := gitRemote(root)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if remote, err = ParseRemote(u); err != nil {
+			return "", "", nil, err
+		}
+		note("source.repository %s (%s) from the Git remote %s", remote.Repository, remote.Provider, u)
+	}
+	branch := gitBranch(root)
+	if branch == "" {
+		branch = "main"
+		note("source.branch main: Git names no branch; set the branch whose pushes release")
+	} else {
+		note("source.branch %s: the branch whose pushes start the pipeline", branch)
+	}
+	region = o.region
+	for _, v := range []string{os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"} {
+		if region == "" {
+			region = v
+		}
+	}
+
+	// The Dockerfile and its port.
+	dockerfile := o.dockerfile
+	if dockerfile == "" {
+		found, err := findDockerfiles(root)
+		if err != nil {
+			return "", "", nil, err
+		}
+		switch {
+		case len(found) == 0:
+			return "", "", nil, errors.New("no Dockerfile in the repository: stagecoach builds and runs a container image; add a Dockerfile (or pass --dockerfile PATH)")
+		case found[0] == "Dockerfile" || len(found) == 1:
+			dockerfile = found[0]
+		default:
+			return "", "", nil, fmt.Errorf("several Dockerfiles (%s): pass --dockerfile with the one of the service to deploy", strings.Join(found, ", "))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(dockerfile))); err != nil {
+		return "", "", nil, fmt.Errorf("--dockerfile: %v", err)
+	}
+	exposed, err := exposedPorts(filepath.Join(root, filepath.FromSlash(dockerfile)))
+	if err != nil {
+		return "", "", nil, err
+	}
+	port := 0
+	switch {
+	case len(exposed.Ports) > 0:
+		port = exposed.Ports[0]
+		note("services[0].port %d from %s:%d (EXPOSE)", port, dockerfile, exposed.Line)
+		if len(exposed.Ports) > 1 {
+			note("  %s exposes %v: the load balancer sends traffic to the first; change port if another serves HTTP", dockerfile, exposed.Ports)
+		}
+	case exposed.Other != "":
+		note("services[0].port not set: %s exposes %s, which init cannot read; set port, or the default 8000 applies", dockerfile, exposed.Other)
+	default:
+		note("services[0].port not set: %s has no EXPOSE; set port to the port your app listens on, or the default 8000 applies", dockerfile)
+	}
+
+	// TinyStacks buildspecs.
+	var buildspecs [][2]string
+	for _, kind := range []string{"build", "release"} {
+		for _, name := range []string{kind + ".yml", kind + ".yaml"} {
+			if fi, err := os.Stat(filepath.Join(root, name)); err == nil && fi.Mode().IsRegular() {
+				buildspecs = append(buildspecs, [2]string{kind, name})
+				break
+			}
+		}
+	}
+
+	// stagecoach.yaml.
+	cfgText = renderConfig(plan.Schema, appName(remote.Repository, config.MaxAppName), region, remote, branch, dockerfile, port, buildspecs)
+	cfg, err := config.Parse([]byte(cfgText), "stagecoach.yaml")
+	if err != nil {
+		return "", "", nil, fmt.Errorf("the stagecoach.yaml init would write is not valid (a bug, or pass --repository/--region):\n%v", err)
+	}
+	for _, bs := range buildspecs {
+		text, err := os.ReadFile(filepath.Join(root, bs[1]))
+		if err != nil {
+			return "", "", nil, err
+		}
+		findings, err := check.Check(string(text), check.ForService(cfg, cfg.Services[0].Name, check.Kind(bs[0])))
+		if err != nil {
+			checkReport = append(checkReport, fmt.Sprintf("%s: %v", bs[1], err))
+			continue
+		}
+		for _, f := range findings {
+			checkReport = append(checkReport, fmt.Sprintf("%s:%d: %s [%s] %s\n    fix: %s", bs[1], f.Line, f.Severity, f.Rule, f.Message, f.Fix))
+		}
+		note("services[0].%s.buildspec %s: your TinyStacks %s.yml runs as the %s step (checked: %d finding(s), below)", bs[0], bs[1], bs[0], bs[0], len(findings))
+	}
+
+	return cfgText, region, checkReport, nil
 }

@@ -177,8 +177,13 @@ func TestInitPrefillsAndRefuses(t *testing.T) {
 	out.Reset()
 	errs.Reset()
 	if code := run([]string{"init", "-C", dir, "--local", checkout, "--no-tidy"}, &out, &errs); code != 1 ||
-		!strings.Contains(errs.String(), "refusing to overwrite stagecoach.yaml, infra/go.mod") {
+		!strings.Contains(errs.String(), "refusing to overwrite stagecoach.yaml: nothing written; to write infra/ around it, pass --keep-config") {
 		t.Errorf("second init: %d\n%s", code, errs.String())
+	}
+	errs.Reset()
+	if code := run([]string{"init", "-C", dir, "--local", checkout, "--no-tidy", "--keep-config"}, &out, &errs); code != 1 ||
+		!strings.Contains(errs.String(), "refusing to overwrite infra/go.mod, infra/main.go, infra/cdk.json") || !strings.Contains(errs.String(), "infra/go.sum") {
+		t.Errorf("second init with --keep-config: %d\n%s", code, errs.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "infra", "Makefile")); err == nil {
 		t.Error("the refused init wrote infra/Makefile")
@@ -195,5 +200,39 @@ func TestInitNeedsARemoteAndADockerfile(t *testing.T) {
 	errs.Reset()
 	if code := run([]string{"init", "-C", dir, "--no-tidy"}, &out, &errs); code != 1 || !strings.Contains(errs.String(), "no stagecoach version") {
 		t.Errorf("init without a version: %d %s", code, errs.String())
+	}
+}
+
+// TestInitKeepConfig: a repository that has its stagecoach.yaml already gets infra/
+// around it with --keep-config, the file untouched; an invalid one is refused.
+func TestInitKeepConfig(t *testing.T) {
+	checkout, _ := filepath.Abs("../..")
+	own := "app: shop\nregion: eu-west-1\nsource: {repository: acme/shop}\nstages: [{name: dev}]\nservices: [{name: web, port: 3000}]\n"
+	dir := appRepo(t, "https://github.com/acme/shop.git", map[string]string{"stagecoach.yaml": own})
+	var out, errs bytes.Buffer
+	if code := run([]string{"init", "-C", dir, "--local", checkout, "--no-tidy"}, &out, &errs); code != 1 || !strings.Contains(errs.String(), "refusing to overwrite stagecoach.yaml") {
+		t.Errorf("init without --keep-config: %d %s", code, errs.String())
+	}
+	errs.Reset()
+	if code := run([]string{"init", "-C", dir, "--local", checkout, "--no-tidy", "--keep-config"}, &out, &errs); code != 0 {
+		t.Fatalf("init --keep-config: %d\n%s", code, errs.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "stagecoach.yaml")); string(b) != own {
+		t.Errorf("--keep-config changed stagecoach.yaml:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "infra", "main.go")); err != nil {
+		t.Errorf("--keep-config wrote no infra/main.go: %v", err)
+	}
+	if !strings.Contains(out.String(), "stagecoach.yaml kept as it is (app shop, 1 service(s), 1 stage(s))") {
+		t.Errorf("the report does not say the config was kept:\n%s", out.String())
+	}
+
+	bad := appRepo(t, "https://github.com/acme/shop.git", map[string]string{"stagecoach.yaml": "app: Shop\n"})
+	errs.Reset()
+	if code := run([]string{"init", "-C", bad, "--local", checkout, "--no-tidy", "--keep-config"}, &out, &errs); code != 1 || !strings.Contains(errs.String(), "--keep-config: ") {
+		t.Errorf("init --keep-config with an invalid config: %d %s", code, errs.String())
+	}
+	if _, err := os.Stat(filepath.Join(bad, "infra")); err == nil {
+		t.Error("init --keep-config with an invalid config wrote infra/")
 	}
 }
