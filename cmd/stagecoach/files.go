@@ -297,14 +297,3 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(k)
 	return k
 }
-
-func jsonUnmarshalContext(cdk string, m *map[string]any) error {
-	var f struct {
-		Context map[string]any `json:"context"`
-	}
-	if err := json.Unmarshal([]byte(cdk), &f); err != nil {
-		return err
-	}
-	*m = f.Context
-	return nil
-}

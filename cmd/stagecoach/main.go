@@ -30,6 +30,7 @@ import (
 
 	"github.com/stagecoach/stagecoach/buildspecs/check"
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/internal/cdkcontext"
 )
 
 const modulePath = "github.com/stagecoach/stagecoach"
@@ -139,7 +140,7 @@ func initRepo(o options, stdout io.Writer) error {
 	files := []File{
 		{"infra/go.mod", plan.goMod(), "the CDK app's Go module: it requires stagecoach " + plan.Version + "; upgrade with go get " + modulePath + "@VERSION (see CHANGELOG.md)"},
 		{"infra/main.go", mainGo, "the CDK app: app.Main reads ../stagecoach.yaml and defines every stack"},
-		{"infra/cdk.json", cdkJSON(), "tells the CDK CLI to run main.go, with the feature flags stagecoach's templates depend on (" + strings.Join(sortedKeys(contextMap()), ", ") + ")"},
+		{"infra/cdk.json", cdkJSON(), "tells the CDK CLI to run main.go, with the feature flags stagecoach's templates depend on (" + strings.Join(sortedKeys(cdkcontext.Required()), ", ") + ")"},
 		{"infra/package.json", packageJSON(), "pins the CDK CLI (aws-cdk " + CDKCLIVersion + ")"},
 		{"infra/package-lock.json", packageLock(), "locks the CDK CLI for npm ci"},
 		{"infra/Makefile", makefile, "make synth, make diff, make test, make update"},
@@ -235,14 +236,6 @@ Next:
   4. npx cdk deploy --all       (with AWS credentials for the home region)
 `)
 	return nil
-}
-
-func contextMap() map[string]any {
-	var m map[string]any
-	if err := jsonUnmarshalContext(cdkJSON(), &m); err != nil {
-		panic(err)
-	}
-	return m
 }
 
 // schemaURL is the versioned location of the config schema: the file at the tag, in
