@@ -138,6 +138,11 @@ type Service struct {
 	Release Release `yaml:"release,omitempty"`
 	// Stages holds overrides for single stages, keyed by stage name. Default: none.
 	Stages map[string]StageOverride `yaml:"stages,omitempty"`
+
+	// Defaulted lists the keys among port and healthCheck that the file left out and
+	// ApplyDefaults filled, so synth can say which values nobody chose. Not a key of
+	// the file.
+	Defaulted []string `yaml:"-" json:"-"`
 }
 
 // Route is how the shared load balancer picks a service that is not the default one.

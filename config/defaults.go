@@ -28,9 +28,11 @@ func (c *Config) ApplyDefaults() {
 		s := &c.Services[i]
 		if s.Port == 0 {
 			s.Port = DefaultPort
+			s.Defaulted = appendNew(s.Defaulted, "port")
 		}
 		if s.HealthCheck == "" {
 			s.HealthCheck = DefaultHealthCheck
+			s.Defaulted = appendNew(s.Defaulted, "healthCheck")
 		}
 		if s.CPU == 0 {
 			s.CPU = DefaultCPU
@@ -65,6 +67,17 @@ func (c *Config) ApplyDefaults() {
 			s.Stages = stages
 		}
 	}
+}
+
+// appendNew appends key to keys unless it is there, into a fresh slice: a Service
+// copied before ApplyDefaults shares none of its backing array.
+func appendNew(keys []string, key string) []string {
+	for _, k := range keys {
+		if k == key {
+			return keys
+		}
+	}
+	return append(keys[:len(keys):len(keys)], key)
 }
 
 // DefaultPriority is the listener rule priority of the routed service at index i

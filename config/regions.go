@@ -1,6 +1,9 @@
 package config
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // The AWS regions stagecoach knows, in one place. A region code that is not in these
 // lists is almost always a typo ("us-east-9", "eu-west-12"), which would otherwise
@@ -73,4 +76,22 @@ var ConnectionRegions = []string{
 // knownRegion reports whether r is in KnownRegions or in the config's extraRegions.
 func (c *Config) knownRegion(r string) bool {
 	return slices.Contains(KnownRegions, r) || slices.Contains(c.ExtraRegions, r)
+}
+
+// RegionPartition returns the AWS partition of region r (aws, aws-cn, aws-us-gov or
+// an isolated partition), from its prefix as the SDKs' endpoint data defines it.
+func RegionPartition(r string) string {
+	for _, p := range []struct{ prefix, partition string }{
+		{"cn-", "aws-cn"},
+		{"us-gov-", "aws-us-gov"},
+		{"us-isob-", "aws-iso-b"},
+		{"us-isof-", "aws-iso-f"},
+		{"us-iso-", "aws-iso"},
+		{"eu-isoe-", "aws-iso-e"},
+	} {
+		if strings.HasPrefix(r, p.prefix) {
+			return p.partition
+		}
+	}
+	return "aws"
 }

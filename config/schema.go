@@ -140,7 +140,11 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 			f, ok := fieldByKey(t, key)
 			if !ok {
 				s.record(p.at(key), mv.Key.GetToken())
-				s.addf(p.at(key), "unknown key%s; the keys here are %s", suggest(key, yamlKeys(t)), strings.Join(yamlKeys(t), ", "))
+				hint := vocabularyHint(t, key)
+				if hint == "" {
+					hint = suggest(key, yamlKeys(t))
+				}
+				s.addf(p.at(key), "unknown key%s; the keys here are %s", hint, strings.Join(yamlKeys(t), ", "))
 				continue
 			}
 			keep = append(keep, mv)
@@ -197,14 +201,14 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 				s.drop(n, p, set, "0 is not allowed; %s", zeroHint(p))
 			}
 		case *ast.FloatNode:
-			s.drop(n, p, set, "must be a whole number, not %s", v.Token.Value)
+			s.drop(n, p, set, "must be a whole number, not %s%s", v.Token.Value, unitHint(p))
 		case *ast.StringNode:
 			if _, err := strconv.Atoi(v.Value); err == nil {
 				s.drop(n, p, set, "must be a number, not text; write it without quotes")
 			} else if errors.Is(err, strconv.ErrRange) {
 				s.drop(n, p, set, "%s is too large a number", v.Value)
 			} else {
-				s.drop(n, p, set, "must be a whole number, not %q", v.Value)
+				s.drop(n, p, set, "must be a whole number, not %q%s", v.Value, unitHint(p))
 			}
 		default:
 			s.drop(n, p, set, "must be a whole number, not %s", describe(n, p))
@@ -214,6 +218,19 @@ func (s *schema) walk(n ast.Node, t reflect.Type, p keyPath, set func(ast.Node))
 			s.drop(n, p, set, "must be true or false, not %s", describe(n, p))
 		}
 	}
+}
+
+// unitHint tells, for cpu and memory, the unit and the values Fargate accepts:
+// "0.25" or "512Mi" are other tools' ways to write them.
+func unitHint(p keyPath) string {
+	key, _ := p[len(p)-1].(string)
+	switch key {
+	case "cpu":
+		return fmt.Sprintf("; cpu is in CPU units (1024 = 1 vCPU, so 0.25 vCPU is 256), one of %s", cpuList())
+	case "memory":
+		return fmt.Sprintf("; memory is in MiB (1024 = 1 GB), and fits the cpu: e.g. %s with %d CPU units", memoryList(DefaultCPU), DefaultCPU)
+	}
+	return ""
 }
 
 // zeroHint tells what to write instead of 0 for the int field at p.

@@ -323,6 +323,30 @@ func (v *validator) checkSource() {
 	}
 	if src.Connection != "" && !connectionRe.MatchString(src.Connection) {
 		v.addf(p.at("connection"), "%q is not a CodeConnections connection ARN; copy the ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID) from Developer Tools > Settings > Connections, or leave connection out to have the pipeline stacks create one", src.Connection)
+	} else if src.Connection != "" {
+		v.checkConnectionRegion(p.at("connection"), src.Connection)
+	}
+}
+
+// checkConnectionRegion compares the connection ARN's region with the home region.
+// A connection is a global resource ("Global resources in AWS CodeConnections",
+// Developer Tools console User Guide): created once, it can be used from any region
+// of its partition, so a connection made in another region of the same partition is
+// fine. It cannot be used from another partition, and the region in its ARN is the
+// one it was created in, so that region must exist in the ARN's partition.
+func (v *validator) checkConnectionRegion(p keyPath, arn string) {
+	parts := strings.SplitN(arn, ":", 5)
+	partition, region := parts[1], parts[3]
+	if !v.c.knownRegion(region) {
+		v.addf(p, "the connection's ARN names region %q, which is no AWS region; copy the ARN again from Developer Tools > Settings > Connections (or list extraRegions if the region is new)", region)
+		return
+	}
+	if got := RegionPartition(region); got != partition {
+		v.addf(p, "the connection's ARN says partition %s but its region %s is in %s; copy the ARN again from Developer Tools > Settings > Connections", partition, region, got)
+		return
+	}
+	if home := RegionPartition(v.c.Region); home != partition {
+		v.addf(p, "the connection was created in %s (partition %s), but the home region %s is in partition %s, where it cannot be used; create the connection in %s (or leave connection out to have the pipeline stacks create one)", region, partition, v.c.Region, home, v.c.Region)
 	}
 }
 

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"fmt"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -59,6 +61,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, s int) *Pi
 		AnalyticsReporting: jsii.Bool(false),
 		Description:        jsii.String("stagecoach: build and release pipeline of service " + svc.Name + " of " + cfg.App),
 	})}
+	defaultsNote(st.Stack, svc)
 
 	// Server access logs of the bucket below, kept as long as the build logs.
 	st.AccessLogs = logstore.AccessLogBucket(st.Stack, "AccessLogs", logstore.BucketProps{
@@ -382,4 +385,22 @@ func arn(service, region, resource string) string {
 func splitRepository(full string) (owner, name string) {
 	i := strings.LastIndex(full, "/")
 	return full[:i], full[i+1:]
+}
+
+// defaultsNote tells, at synth, which of the service's port and health check path
+// nobody chose: an app listening elsewhere fails its health checks only after the
+// deploy, so the default is worth a line before it.
+func defaultsNote(stack awscdk.Stack, svc config.Service) {
+	for _, key := range svc.Defaulted {
+		var msg string
+		switch key {
+		case "port":
+			msg = fmt.Sprintf("service %s: port is not set, so the load balancer sends traffic to port %d of the container; if the app listens elsewhere (see the Dockerfile's EXPOSE), set port in the config", svc.Name, svc.Port)
+		case "healthCheck":
+			msg = fmt.Sprintf("service %s: healthCheck is not set, so the load balancer probes %s and replaces tasks that do not answer it with 200-399; set healthCheck to a path the app answers", svc.Name, svc.HealthCheck)
+		default:
+			continue
+		}
+		awscdk.Annotations_Of(stack).AddInfo(jsii.String(msg))
+	}
 }

@@ -49,32 +49,42 @@ func main() {
 	flag.StringVar(&o.comment, "comment", "", "also write the report cut to fit a pull-request comment to `file` (default OUT/diff-comment.md)")
 	flag.StringVar(&o.cdk, "cdk", "node_modules/.bin/cdk", "the pinned CDK CLI (relative to -C)")
 	flag.IntVar(&o.jobs, "j", runtime.NumCPU(), "how many `cdk diff` commands run at once")
+	flag.StringVar(&o.upgrade, "upgrade", "", "instead of a Git base, compare the app with itself on stagecoach `version` (e.g. v0.2.0): an upgrade check")
+	flag.BoolVar(&o.fail, "fail", false, "with -upgrade: exit 1 when the upgrade replaces or removes a stateful resource or changes IAM or security groups")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: cdkdiff [-base REV] [-C DIR] [-out DIR] [-report FILE]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() > 0 || o.base == "" || o.jobs < 1 {
+	if flag.NArg() > 0 || (o.base == "" && o.upgrade == "") || o.jobs < 1 || (o.fail && o.upgrade == "") {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := checkRevision(o.base); err != nil {
+	if o.upgrade != "" {
+		if err := checkRevision(o.upgrade); err != nil {
+			fmt.Fprintln(os.Stderr, "cdkdiff: -upgrade:", err)
+			os.Exit(2)
+		}
+	} else if err := checkRevision(o.base); err != nil {
 		fmt.Fprintln(os.Stderr, "cdkdiff:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	report, err := run(ctx, o)
+	// -fail returns the report with its error: print both.
+	os.Stdout.WriteString(report)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cdkdiff:", err)
 		os.Exit(1)
 	}
-	os.Stdout.WriteString(report)
 }
 
 type options struct {
 	base, repo, out, report, comment, cdk string
 	jobs                                  int
+	upgrade                               string // a stagecoach version: the upgrade check
+	fail                                  bool   // with upgrade: fail on findings
 }
 
 // commentLimit keeps a comment under GitHub's 65,536 characters, with room for the
@@ -103,6 +113,15 @@ func run(ctx context.Context, o options) (string, error) {
 	}
 	if _, err := os.Stat(cdk); err != nil {
 		return "", fmt.Errorf("the CDK CLI is not installed (%v): run `make deps`", err)
+	}
+	if o.upgrade != "" {
+		report, verdict, err := runUpgrade(ctx, o, repo, cdk, out)
+		if err == nil && o.fail {
+			if ferr := upgradeFailure(verdict); ferr != nil {
+				return report, ferr
+			}
+		}
+		return report, err
 	}
 	sha, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", "--end-of-options", o.base+"^{commit}")
 	if err != nil {
@@ -216,8 +235,8 @@ func offlineEnv(tmp string) []string {
 }
 
 // synth synthesizes the app in dir into out with the CLI at cdk.
-func synth(ctx context.Context, cdk, dir, out string, env []string) error {
-	cmd := exec.CommandContext(ctx, cdk, "synth", "--quiet", "--no-notices", "--output", out)
+func synth(ctx context.Context, cdk, dir, out string, env []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, cdk, append([]string{"synth", "--quiet", "--no-notices", "--output", out}, args...)...)
 	cmd.Dir, cmd.Env = dir, env
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("cdk synth in %s: %v\n%s", dir, err, lastLines(b, 40))
@@ -228,7 +247,18 @@ func synth(ctx context.Context, cdk, dir, out string, env []string) error {
 // synthBase checks the base commit out into dir and synthesizes it into out with the
 // working tree's CLI and node_modules. It reports false, and synthesizes nothing, when
 // the base has no CDK app yet (no cdk.json): every stack is then new.
+//
+// The app may live in a subdirectory of its repository (an app's infra/, written by
+// stagecoach init): the base's app is then the same subdirectory of the checkout. Paths
+// its go.mod and cdk.json give relative to the app and that lead out of the repository
+// (a replace directive naming a stagecoach checkout beside it, say) are pinned to where
+// they lead from the original app directory, since the temporary checkout has nothing
+// beside it; paths inside the repository stay, and read the base revision's files.
 func synthBase(ctx context.Context, repo, sha, dir, out, cdk string, env []string) (bool, error) {
+	prefix, err := git(ctx, repo, "rev-parse", "--show-prefix")
+	if err != nil {
+		return false, err
+	}
 	// No hooks: checking out the base must not run the repository's scripts.
 	if _, err := git(ctx, repo, "-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", dir, sha); err != nil {
 		return false, err
@@ -239,19 +269,86 @@ func synthBase(ctx context.Context, repo, sha, dir, out, cdk string, env []strin
 			fmt.Fprintln(os.Stderr, "cdkdiff: warning:", err)
 		}
 	}()
-	if _, err := os.Stat(filepath.Join(dir, "cdk.json")); errors.Is(err, os.ErrNotExist) {
+	app := filepath.Join(dir, filepath.FromSlash(prefix))
+	if _, err := os.Stat(filepath.Join(app, "cdk.json")); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	modules := filepath.Join(repo, "node_modules")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); errors.Is(err, os.ErrNotExist) {
-		if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
+	args, err := pinOutsidePaths(ctx, app, repo, dir)
+	if err != nil {
+		return false, fmt.Errorf("base %s: %w", sha[:12], err)
+	}
+	if _, err := os.Stat(filepath.Join(app, "node_modules")); errors.Is(err, os.ErrNotExist) {
+		if err := os.Symlink(filepath.Join(repo, "node_modules"), filepath.Join(app, "node_modules")); err != nil {
 			return false, err
 		}
 	}
-	if err := synth(ctx, cdk, dir, out, env); err != nil {
+	if err := synth(ctx, cdk, app, out, env, args...); err != nil {
 		return false, fmt.Errorf("base %s: %w", sha[:12], err)
 	}
 	return true, nil
+}
+
+// pinOutsidePaths rewrites, in the base checkout's app directory app, each relative
+// replace directive of go.mod that leads out of the checkout (root) to the absolute
+// path it leads to from the original app directory orig, and returns the cdk synth
+// arguments that do the same for cdk.json's stagecoach:config.
+func pinOutsidePaths(ctx context.Context, app, orig, root string) ([]string, error) {
+	outside := func(rel string) (string, bool) {
+		if filepath.IsAbs(rel) {
+			return "", false
+		}
+		within, err := filepath.Rel(root, filepath.Join(app, rel))
+		if err == nil && within != ".." && !strings.HasPrefix(within, ".."+string(filepath.Separator)) {
+			return "", false
+		}
+		return filepath.Join(orig, rel), true
+	}
+	if _, err := os.Stat(filepath.Join(app, "go.mod")); err == nil {
+		cmd := exec.CommandContext(ctx, "go", "mod", "edit", "-json")
+		cmd.Dir = app
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("go mod edit -json: %v", err)
+		}
+		var mod struct {
+			Replace []struct {
+				Old, New struct{ Path, Version string }
+			}
+		}
+		if err := json.Unmarshal(b, &mod); err != nil {
+			return nil, err
+		}
+		for _, r := range mod.Replace {
+			// A local replacement has no version, and go.mod spells it ./x or ../x.
+			if r.New.Version != "" || !(strings.HasPrefix(r.New.Path, "./") || strings.HasPrefix(r.New.Path, "../")) {
+				continue
+			}
+			abs, ok := outside(r.New.Path)
+			if !ok {
+				continue
+			}
+			old := r.Old.Path
+			if r.Old.Version != "" {
+				old += "@" + r.Old.Version
+			}
+			cmd := exec.CommandContext(ctx, "go", "mod", "edit", "-replace", old+"="+abs)
+			cmd.Dir = app
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("go mod edit -replace %s=%s: %v\n%s", old, abs, err, b)
+			}
+		}
+	}
+	var cdk struct {
+		Context map[string]any `json:"context"`
+	}
+	if b, err := os.ReadFile(filepath.Join(app, "cdk.json")); err == nil && json.Unmarshal(b, &cdk) == nil {
+		if s, ok := cdk.Context["stagecoach:config"].(string); ok && s != "" {
+			if abs, ok := outside(s); ok {
+				return []string{"-c", "stagecoach:config=" + abs}, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // cdkDiff runs `cdk diff` for one stack of the assembly in out against a template file
@@ -326,16 +423,32 @@ func reviewBuildspecs(repo string) (string, error) {
 	var cdk struct {
 		Context map[string]any `json:"context"`
 	}
+	named := false
 	if b, err := os.ReadFile(filepath.Join(repo, "cdk.json")); err == nil && json.Unmarshal(b, &cdk) == nil {
 		if s, ok := cdk.Context["stagecoach:config"].(string); ok && s != "" {
-			path = s
+			path, named = s, true
 		}
 	}
-	cfg, err := config.Load(filepath.Join(repo, path))
+	// Buildspec paths are relative to the repository root, which for an app in a
+	// subdirectory (stagecoach init's infra/) is not the app's directory; its
+	// config, which main.go names, is at the root too.
+	root := repo
+	if top, err := git(context.Background(), repo, "rev-parse", "--show-toplevel"); err == nil && top != "" {
+		root = top
+	}
+	if _, err := os.Stat(filepath.Join(repo, path)); !named && err != nil {
+		if _, err := os.Stat(filepath.Join(root, "stagecoach.yaml")); err == nil {
+			path = filepath.Join(root, "stagecoach.yaml")
+		}
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(repo, path)
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return "", err
 	}
-	return check.Review(cfg, repo)
+	return check.Review(cfg, root)
 }
 
 // checkRevision refuses a -base that git could read as an option, or that holds
