@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/names"
 )
@@ -132,4 +133,23 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestDefaultBuildspecChangeRerunsPipeline: a new version of stagecoach's own
+// build.yml re-runs the pipelines of the services that use it, once, after `cdk
+// deploy`, and not those that run a build.yml of their own.
+func TestDefaultBuildspecChangeRerunsPipeline(t *testing.T) {
+	base := synthesize(t, "testdata/configs/monorepo.yaml")
+	saved := buildspecs.Build
+	buildspecs.Build += "# a later stagecoach's build.yml\n"
+	defer func() { buildspecs.Build = saved }()
+	after := variant(t, func(*config.Config) {})
+	web := names.PipelineStack(base.cfg.App, "web") // stagecoach's build.yml
+	api := names.PipelineStack(base.cfg.App, "api") // services/api/build.yml
+	if got := changed(base.templates, after.templates, web, "Custom::RerunOnBuildChange"); len(got) != 1 {
+		t.Errorf("web's re-run resource changed %v, want exactly one change", got)
+	}
+	if got := changed(base.templates, after.templates, api, "Custom::RerunOnBuildChange"); len(got) != 0 {
+		t.Errorf("api runs its own build.yml, yet its pipeline would re-run: %v", got)
+	}
 }

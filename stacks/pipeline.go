@@ -273,11 +273,19 @@ func acceptAuthorizationToken(project constructs.IConstruct) {
 
 // buildRevision fingerprints what the build runs with, so a change re-runs the
 // pipeline after `cdk deploy`, as TinyStacks did when a build variable was added.
+// A service on stagecoach's own build.yml also re-runs when that file changes (an
+// upgrade of stagecoach); a build.yml of the repository changes with a push anyway.
 func buildRevision(svc config.Service) string {
+	var builtIn string
+	if svc.Build.Buildspec == "" {
+		sum := sha256.Sum256([]byte(buildspecs.Build))
+		builtIn = hex.EncodeToString(sum[:8])
+	}
 	b, err := json.Marshal(struct {
 		Env, Secrets          map[string]string
 		Buildspec, Dockerfile string
-	}{svc.Build.Env, svc.Build.Secrets, svc.Build.Buildspec, svc.Dockerfile})
+		BuiltIn               string `json:",omitempty"`
+	}{svc.Build.Env, svc.Build.Secrets, svc.Build.Buildspec, svc.Dockerfile, builtIn})
 	if err != nil {
 		panic(err)
 	}
