@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagecoach/stagecoach/awsmodel/iam"
-	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/handlers"
-	"github.com/stagecoach/stagecoach/names"
-	"github.com/stagecoach/stagecoach/rehearsal"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/iam"
+	"github.com/stagecoach/stagecoach/internal/buildspecs"
+	"github.com/stagecoach/stagecoach/internal/handlers"
+	"github.com/stagecoach/stagecoach/internal/names"
+	"github.com/stagecoach/stagecoach/internal/rehearsal"
 )
 
 // simAccount is the account the IAM simulation deploys to.

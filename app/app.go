@@ -47,7 +47,7 @@ import (
 
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/internal/cdkcontext"
-	"github.com/stagecoach/stagecoach/stacks"
+	"github.com/stagecoach/stagecoach/internal/stacks"
 )
 
 // ConfigContextKey is the CDK context key (cdk.json, or `cdk synth -c
