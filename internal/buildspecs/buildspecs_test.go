@@ -219,7 +219,7 @@ func TestBuildPushesLatestLast(t *testing.T) {
 // shared folder that holds it sits beside the repository (it does for developers
 // and CI, not in a plain clone).
 func TestSeedCopiesAreVerbatim(t *testing.T) {
-	page := filepath.Join("..", "..", "shared", "seed", "000_d2453ca6c2025dbd.txt")
+	page := filepath.Join("..", "..", "..", "shared", "seed", "000_d2453ca6c2025dbd.txt")
 	b, err := os.ReadFile(page)
 	if os.IsNotExist(err) {
 		t.Skipf("%s is not here; nothing to compare the seed copies with", page)

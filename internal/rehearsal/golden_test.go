@@ -12,7 +12,7 @@ import (
 
 // goldenDir holds the templates `cdk synth` makes of the example configs. The
 // rehearsals read them, and never write them: they are the stacks' contract.
-const goldenDir = "../testdata/golden"
+const goldenDir = "../../testdata/golden"
 
 // pipeline is a synthesized pipeline stack made runnable: its build project,
 // then one release project per stage, each with the environment, action

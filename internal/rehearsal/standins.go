@@ -88,7 +88,7 @@ func buildStandins() (string, error) {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	bin := filepath.Join(tmp, "standin")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./rehearsal/internal/standin/cmd/standin")
+	cmd := exec.Command(goTool, "build", "-o", bin, "./internal/rehearsal/internal/standin/cmd/standin")
 	cmd.Dir = moduleRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("rehearsal: build the stand-ins (go build in %s): %v\n%s", moduleRoot, err, out)
@@ -228,7 +228,7 @@ func writeWaiters(dir string) error {
 // binary was built with full paths, else through `go env GOMOD` (-trimpath).
 func findModuleRoot() (string, error) {
 	if _, self, _, ok := runtime.Caller(0); ok {
-		root := filepath.Dir(filepath.Dir(self))
+		root := filepath.Dir(filepath.Dir(filepath.Dir(self)))
 		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
 			return root, nil
 		}
@@ -247,7 +247,7 @@ func sourceKey(moduleRoot string) (string, error) {
 	io.WriteString(h, "awsdata/ecs waiters, delay 0\n") // what buildStandins writes besides the binary
 	files := []string{filepath.Join(moduleRoot, "go.mod"), filepath.Join(moduleRoot, "go.sum")}
 	// The stand-in binary is built from its own package and those it imports.
-	for _, src := range []string{filepath.Join(moduleRoot, "rehearsal", "internal"), filepath.Join(moduleRoot, "awsmodel")} {
+	for _, src := range []string{filepath.Join(moduleRoot, "internal", "rehearsal", "internal"), filepath.Join(moduleRoot, "internal", "awsmodel")} {
 		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && !strings.HasSuffix(p, "_test.go") && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".py")) {
 				files = append(files, p)

@@ -484,7 +484,7 @@ func apiShape(v any) any {
 // TestTinyStacksFailuresAreFlagged: every failure the corpus scenarios expect is one
 // the buildspec check reports, as an error, for the release.yml at fault.
 func TestTinyStacksFailuresAreFlagged(t *testing.T) {
-	cfg, err := config.Load("../testdata/configs/monorepo.yaml")
+	cfg, err := config.Load("../../testdata/configs/monorepo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

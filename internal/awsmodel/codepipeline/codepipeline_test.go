@@ -65,7 +65,7 @@ type guard struct {
 // goldenWithGuard also returns the template's stage-tag guard, if it has one.
 func goldenWithGuard(t *testing.T) (map[string]any, Pipeline, string, *guard) {
 	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "golden", "default", "acme-web-pipeline.template.json")
+	path := filepath.Join("..", "..", "..", "testdata", "golden", "default", "acme-web-pipeline.template.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

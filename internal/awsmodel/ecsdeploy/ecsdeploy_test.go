@@ -12,7 +12,7 @@ import (
 // golden reads a synthesized stage template, e.g. "default/acme-prod".
 func golden(t *testing.T, name string) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", name+".template.json"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "golden", name+".template.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func read(t *testing.T, path string) string {
 // buildspecs of the monorepo example's api service (four stages, prod in another
 // region pulling from its own repository, its own build.yml and release.yml).
 func TestCorpus(t *testing.T) {
-	cfg := load(t, "../../testdata/configs/monorepo.yaml")
+	cfg := load(t, "../../../testdata/configs/monorepo.yaml")
 	want := map[string][]string{
 		"later-build.yml":           {},
 		"later-release-fargate.yml": {"33 note task-definition-drift"},
@@ -97,7 +97,7 @@ func TestCorpus(t *testing.T) {
 // (an Ubuntu build image), and in a repository whose commit tags are immutable (the
 // policy before a user's build.yml made them mutable).
 func TestCorpusElsewhere(t *testing.T) {
-	cfg := load(t, "../../testdata/configs/monorepo.yaml")
+	cfg := load(t, "../../../testdata/configs/monorepo.yaml")
 	for _, tc := range []struct {
 		file   string
 		change func(*Options)
@@ -131,8 +131,8 @@ func TestCorpusElsewhere(t *testing.T) {
 // TestDefaultsHaveNoFinding: stagecoach's own buildspecs, under every example config
 // and with immutable commit tags (which the default build.yml runs with).
 func TestDefaultsHaveNoFinding(t *testing.T) {
-	configs, _ := filepath.Glob("../../testdata/configs/*.yaml")
-	configs = append(configs, "../../stagecoach.yaml")
+	configs, _ := filepath.Glob("../../../testdata/configs/*.yaml")
+	configs = append(configs, "../../../stagecoach.yaml")
 	for _, path := range configs {
 		cfg := load(t, path)
 		for _, svc := range cfg.Services {
@@ -197,7 +197,7 @@ phases:
 }
 
 func TestFind(t *testing.T) {
-	cfg := load(t, "../../testdata/configs/monorepo.yaml")
+	cfg := load(t, "../../../testdata/configs/monorepo.yaml")
 	u, err := Find(cfg, "services/api/./release.yml", "", "")
 	if err != nil || u.Service != "api" || u.Options.Kind != Release || !u.Options.Regional || !u.Options.MultiRegion || u.Options.ImmutableTags {
 		t.Errorf("Find(the api release.yml) = %+v, %v", u, err)
@@ -212,7 +212,7 @@ func TestFind(t *testing.T) {
 }
 
 func TestReview(t *testing.T) {
-	cfg := load(t, "../../testdata/configs/monorepo.yaml")
+	cfg := load(t, "../../../testdata/configs/monorepo.yaml")
 	root := t.TempDir()
 	if md, err := Review(cfg, root); err != nil || md != "" {
 		t.Errorf("no buildspec file in the repository: %q, %v; want nothing", md, err)
