@@ -82,7 +82,7 @@ func (s *Server) ecr(r *request) (any, error) {
 	case "DescribeRepositories":
 		return s.describeRepositories(r)
 	}
-	return nil, clientError("UnknownOperationException", "ECR %s is not played by the rehearsal's endpoint (extend rehearsal/internal/fakeaws if a buildspec needs it)", r.op)
+	return nil, clientError("UnknownOperationException", "ECR %s is not played by the rehearsal's endpoint (extend internal/rehearsal/internal/fakeaws if a buildspec needs it)", r.op)
 }
 
 // authorize refuses what the build's role may not do (see package iampolicy).

@@ -249,7 +249,7 @@ func (s *Server) ecs(r *request) (any, error) {
 		}
 		return map[string]any{"taskDefinition": td}, nil
 	}
-	return nil, clientError("UnknownOperationException", "ECS %s is not played by the rehearsal's endpoint (extend rehearsal/internal/fakeaws if a buildspec needs it)", r.op)
+	return nil, clientError("UnknownOperationException", "ECS %s is not played by the rehearsal's endpoint (extend internal/rehearsal/internal/fakeaws if a buildspec needs it)", r.op)
 }
 
 // findCluster reads the request's cluster (name or ARN; "default" when absent).

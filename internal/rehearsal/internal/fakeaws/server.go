@@ -214,7 +214,7 @@ func (s *Server) serve(hr *http.Request) (any, error) {
 		}
 		return s.ecs(req)
 	}
-	return nil, clientError("UnknownOperationException", "the fake endpoint plays ECR and ECS only; X-Amz-Target %q is neither (extend rehearsal/internal/fakeaws if a buildspec needs it)", target)
+	return nil, clientError("UnknownOperationException", "the fake endpoint plays ECR and ECS only; X-Amz-Target %q is neither (extend internal/rehearsal/internal/fakeaws if a buildspec needs it)", target)
 }
 
 // newSession registers a call's settings and answers with the access key that

@@ -74,7 +74,7 @@ func runDocker(args []string, sio IO, errOut io.Writer) error {
 	case "images":
 		return st.images(args[1:], sio)
 	default:
-		return fail(dockerUsage, "docker stand-in: %q is not supported (supported: login, build, tag, push, pull, images); extend rehearsal/internal/standin if a buildspec needs it", args[0])
+		return fail(dockerUsage, "docker stand-in: %q is not supported (supported: login, build, tag, push, pull, images); extend internal/rehearsal/internal/standin if a buildspec needs it", args[0])
 	}
 }
 
