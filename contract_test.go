@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stagecoach/stagecoach/awsmodel/cdkcli"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/constructs/stageservice"
-	"github.com/stagecoach/stagecoach/contract"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/cdkcli"
+	"github.com/stagecoach/stagecoach/internal/contract"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // These tests pin the invariants a blind `-update` of the golden files must not be

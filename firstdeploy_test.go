@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stagecoach/stagecoach/awsmodel/ecsdeploy"
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/ecsdeploy"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // TestFirstDeployAndConfigEdits drives the synthesized stage stacks of the monorepo

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // Tests of the smaller protections of a stage and its secrets: deletion protection

@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagecoach/stagecoach/awsmodel/iam"
-	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/handlers"
-	"github.com/stagecoach/stagecoach/names"
-	"github.com/stagecoach/stagecoach/rehearsal"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/iam"
+	"github.com/stagecoach/stagecoach/internal/buildspecs"
+	"github.com/stagecoach/stagecoach/internal/handlers"
+	"github.com/stagecoach/stagecoach/internal/names"
+	"github.com/stagecoach/stagecoach/internal/rehearsal"
 )
 
 // simAccount is the account the IAM simulation deploys to.
@@ -1294,20 +1294,20 @@ func TestSimulationCoversEveryCall(t *testing.T) {
 		}
 	}
 	sources := []struct{ actor, file, text string }{
-		{"build project", "buildspecs/build.yml", buildspecs.Build},
-		{"release projects", "buildspecs/release.yml", buildspecs.Release},
-		{"build project", "buildspecs/seed-build.yml", buildspecs.SeedBuild},
-		{"release projects", "buildspecs/seed-release.yml", buildspecs.SeedRelease},
-		{"image-tag function", "handlers/imagetags.js", handlers.ImageTags},
-		{"stage-record function", "handlers/stagerecord.js", handlers.StageRecord},
-		{"stage-tag guard function", "handlers/tagguard.js", handlers.TagGuard},
-		{"desired-count function", "handlers/desiredcount.js", handlers.DesiredCount},
+		{"build project", "internal/buildspecs/build.yml", buildspecs.Build},
+		{"release projects", "internal/buildspecs/release.yml", buildspecs.Release},
+		{"build project", "internal/buildspecs/seed-build.yml", buildspecs.SeedBuild},
+		{"release projects", "internal/buildspecs/seed-release.yml", buildspecs.SeedRelease},
+		{"image-tag function", "internal/handlers/imagetags.js", handlers.ImageTags},
+		{"stage-record function", "internal/handlers/stagerecord.js", handlers.StageRecord},
+		{"stage-tag guard function", "internal/handlers/tagguard.js", handlers.TagGuard},
+		{"desired-count function", "internal/handlers/desiredcount.js", handlers.DesiredCount},
 	}
 	// The TinyStacks corpus: what users bring as their own build.yml and release.yml
 	// (a service's build.buildspec, release.buildspec), run by the same projects.
-	corpus, err := filepath.Glob("rehearsal/testdata/tinystacks/*.yml")
+	corpus, err := filepath.Glob("internal/rehearsal/testdata/tinystacks/*.yml")
 	if err != nil || len(corpus) == 0 {
-		t.Fatalf("no TinyStacks corpus under rehearsal/testdata/tinystacks (%v)", err)
+		t.Fatalf("no TinyStacks corpus under internal/rehearsal/testdata/tinystacks (%v)", err)
 	}
 	for _, path := range corpus {
 		b, err := os.ReadFile(path)

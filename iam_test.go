@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // statement is one IAM policy statement, rendered.

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagecoach/stagecoach/awsmodel/ecrlifecycle"
-	"github.com/stagecoach/stagecoach/awsmodel/ecrtags"
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/contract"
-	"github.com/stagecoach/stagecoach/imagetags"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/ecrlifecycle"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/ecrtags"
+	"github.com/stagecoach/stagecoach/internal/contract"
+	"github.com/stagecoach/stagecoach/internal/imagetags"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // registry is one ECR repository over time, as builds and releases leave it: images

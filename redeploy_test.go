@@ -6,7 +6,7 @@ import (
 
 	"github.com/stagecoach/stagecoach/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // These tests synthesize a config and a variant of it and compare the templates:

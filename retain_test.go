@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stagecoach/stagecoach/awsmodel/cfnretain"
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/cfnretain"
 )
 
 // These tests deploy the synthesized stacks into a model of an account's named

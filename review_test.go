@@ -24,7 +24,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/stacks"
+	"github.com/stagecoach/stagecoach/internal/stacks"
 )
 
 const prWorkflow = ".github/workflows/pr.yml"

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // credentialLike matches what a leaked credential looks like in text: AWS access key

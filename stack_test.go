@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stagecoach/stagecoach/config"
-	"github.com/stagecoach/stagecoach/stacks"
+	"github.com/stagecoach/stagecoach/internal/stacks"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden templates in testdata/golden/")

@@ -3,9 +3,9 @@ package main
 import (
 	"testing"
 
-	"github.com/stagecoach/stagecoach/awsmodel/ecrtags"
-	"github.com/stagecoach/stagecoach/contract"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/awsmodel/ecrtags"
+	"github.com/stagecoach/stagecoach/internal/contract"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // TestCommitTagsAndOwnBuildspecs pins the tag policy a TinyStacks build.yml needs: the

@@ -25,9 +25,10 @@
 //   - package config: the config types and [config.Load] / [config.Parse];
 //   - the packages under constructs/: each construct's New and Props.
 //
-// Every other package of the module (stacks, names, imagetags, handlers, rollout,
-// awsmodel, contract, rehearsal, buildspecs, internal/..., cmd/...) is an implementation detail that
-// may change in any release, even a patch; import it at your own risk. The stacks this
+// Every other library package of the module lives under internal/ (stacks, names,
+// imagetags, handlers, rollout, awsmodel, contract, rehearsal, buildspecs, cdkcontext), so
+// the Go compiler refuses to import it from another module; it and the commands under
+// cmd/ may change in any release, even a patch. The stacks this
 // package defines, and their construct IDs and physical names, are covered by the
 // "template impact" line of each CHANGELOG.md entry rather than by the Go API.
 package app
@@ -47,7 +48,7 @@ import (
 
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/internal/cdkcontext"
-	"github.com/stagecoach/stagecoach/stacks"
+	"github.com/stagecoach/stagecoach/internal/stacks"
 )
 
 // ConfigContextKey is the CDK context key (cdk.json, or `cdk synth -c

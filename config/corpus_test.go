@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/internal/contract"
 )
 
 // The bad-input corpus: testdata/invalid/NAME.yaml is a config Load must refuse, and

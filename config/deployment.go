@@ -3,7 +3,7 @@ package config
 import (
 	"slices"
 
-	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/internal/contract"
 )
 
 // Default values applied by Load where the file leaves a field out.

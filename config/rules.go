@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/internal/contract"
 )
 
 // Rule is what the validator requires of one key, stated the way a JSON Schema

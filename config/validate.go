@@ -12,9 +12,9 @@ import (
 
 	"github.com/goccy/go-yaml/token"
 
-	"github.com/stagecoach/stagecoach/contract"
-	"github.com/stagecoach/stagecoach/imagetags"
-	"github.com/stagecoach/stagecoach/names"
+	"github.com/stagecoach/stagecoach/internal/contract"
+	"github.com/stagecoach/stagecoach/internal/imagetags"
+	"github.com/stagecoach/stagecoach/internal/names"
 )
 
 // Length limits of the names in the config. With them every name derived in package

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stagecoach/stagecoach/contract"
+	"github.com/stagecoach/stagecoach/internal/contract"
 )
 
 // valid is a correct config built in Go: three stages, a default service and a

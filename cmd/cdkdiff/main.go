@@ -36,8 +36,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stagecoach/stagecoach/buildspecs/check"
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/internal/buildspecs/check"
 )
 
 func main() {

@@ -51,12 +51,12 @@ func TestUpgradeThroughModuleProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	rename := func(path string, b []byte) []byte {
-		if path != "stacks/pipeline.go" {
+		if path != "internal/stacks/pipeline.go" {
 			return b
 		}
 		const from, to = `logstore.AccessLogBucket(st.Stack, "AccessLogs",`, `logstore.AccessLogBucket(st.Stack, "AccessLog",`
 		if !bytes.Contains(b, []byte(from)) {
-			t.Fatalf("stacks/pipeline.go no longer has %s: pick another construct ID to rename", from)
+			t.Fatalf("internal/stacks/pipeline.go no longer has %s: pick another construct ID to rename", from)
 		}
 		return bytes.Replace(b, []byte(from), []byte(to), 1)
 	}

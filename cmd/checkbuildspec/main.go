@@ -17,8 +17,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/stagecoach/stagecoach/buildspecs/check"
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/internal/buildspecs/check"
 )
 
 func main() {

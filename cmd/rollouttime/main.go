@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/stagecoach/stagecoach/rollout"
+	"github.com/stagecoach/stagecoach/internal/rollout"
 )
 
 func main() {

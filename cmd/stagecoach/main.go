@@ -28,8 +28,8 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/stagecoach/stagecoach/buildspecs/check"
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/internal/buildspecs/check"
 	"github.com/stagecoach/stagecoach/internal/cdkcontext"
 )
 

@@ -29,7 +29,7 @@ import (
 
 	"github.com/stagecoach/stagecoach/constructs/inlinefunction"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
-	"github.com/stagecoach/stagecoach/handlers"
+	"github.com/stagecoach/stagecoach/internal/handlers"
 )
 
 // Props configures a Provider.

@@ -22,8 +22,8 @@ import (
 	"github.com/stagecoach/stagecoach/constructs/inlinefunction"
 	"github.com/stagecoach/stagecoach/constructs/nagsuppress"
 	"github.com/stagecoach/stagecoach/constructs/stageguard"
-	"github.com/stagecoach/stagecoach/contract"
-	"github.com/stagecoach/stagecoach/handlers"
+	"github.com/stagecoach/stagecoach/internal/contract"
+	"github.com/stagecoach/stagecoach/internal/handlers"
 )
 
 // Stage is one release stage of the pipeline.

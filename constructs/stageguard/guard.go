@@ -25,7 +25,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stagecoach/stagecoach/constructs/inlinefunction"
-	"github.com/stagecoach/stagecoach/handlers"
+	"github.com/stagecoach/stagecoach/internal/handlers"
 )
 
 // Stage is one stage whose tag the guard watches.
