@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/stagecoach/stagecoach/buildspecs"
+	"github.com/stagecoach/stagecoach/internal/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
 	"github.com/stagecoach/stagecoach/internal/names"
 )
