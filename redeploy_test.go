@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/stagecoach/stagecoach/internal/buildspecs"
 	"github.com/stagecoach/stagecoach/config"
+	"github.com/stagecoach/stagecoach/internal/buildspecs"
 	"github.com/stagecoach/stagecoach/internal/names"
 )
 
