@@ -1,8 +1,6 @@
 package rehearsal
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,17 +118,7 @@ func TestSameCommitBuiltTwice(t *testing.T) {
 // image the stage ran before, at home and in the regional repository, so the
 // lifecycle policy keeps it; a re-run of the same release moves nothing.
 func TestReleaseLeavesRollbackTag(t *testing.T) {
-	h := newHarness(t)
-	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
-	last := p.releases[len(p.releases)-1]
-	_, _, region := p.where(t, last.Stage)
-	regional := h.AddRegion(t, region)
-	if err := os.MkdirAll(filepath.Join(h.Src, "services", "web"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.Src, "services", "web", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	h, p, last, _, regional := newRegionalPipeline(t)
 	execution := func(digest string) {
 		results, _ := p.execution(t, buildspecs.Release, digest, nil)
 		for _, s := range p.releases {

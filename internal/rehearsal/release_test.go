@@ -446,21 +446,7 @@ func TestReleaseByHandFallsBack(t *testing.T) {
 // home tag; a failed release there puts both tags back. The REGIONAL_* variables
 // and the role's permissions come from the golden template.
 func TestRegionalCopy(t *testing.T) {
-	h := newHarness(t)
-	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
-	// The stage in another region: prod, in eu-west-1.
-	last := p.releases[len(p.releases)-1]
-	_, _, region := p.where(t, last.Stage)
-	if region == "us-east-1" {
-		t.Fatalf("the monorepo config's last stage is in the home region; this scenario needs one elsewhere")
-	}
-	regional := h.AddRegion(t, region)
-	if err := os.MkdirAll(filepath.Join(h.Src, "services", "web"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.Src, "services", "web", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	h, p, last, region, regional := newRegionalPipeline(t)
 	// An execution to every stage; in the last one, more.
 	release := func(digest string, more map[string]string) (*Result, []Call) {
 		results, calls := p.execution(t, buildspecs.Release, digest, func(stage string, j *Job) {
@@ -531,17 +517,7 @@ func TestRegionalCopy(t *testing.T) {
 // of the previous image (its digest differs from the home one), through the
 // API, and the service is redeployed on it.
 func TestRegionalReleaseFailsBack(t *testing.T) {
-	h := newHarness(t)
-	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
-	last := p.releases[len(p.releases)-1]
-	_, _, region := p.where(t, last.Stage)
-	regional := h.AddRegion(t, region)
-	if err := os.MkdirAll(filepath.Join(h.Src, "services", "web"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.Src, "services", "web", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	h, p, last, region, regional := newRegionalPipeline(t)
 	a := p.runBuild(t, buildspecs.Build)
 	res, _ := p.release(t, buildspecs.Release, last.Stage, a, nil)
 	mustSucceed(t, "regional release", res)
@@ -581,18 +557,7 @@ func TestReleaseOfMultiPlatformImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.NewTag(h.Registry.Host + "/" + p.repo + ":" + contract.LatestTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatal(err)
-	}
-	d, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest := d.String()
+	digest := pushIndex(t, h, p.repo, idx)
 	first := p.releases[0].Stage
 	res, calls := p.release(t, buildspecs.Release, first, digest, nil)
 	checkStable(t, p, first, digest, res, calls)
@@ -621,18 +586,7 @@ func TestRegionalCopyOfMultiPlatformImage(t *testing.T) {
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
 	}
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	ref, err := name.NewTag(h.Registry.Host + "/" + p.repo + ":" + contract.LatestTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatal(err)
-	}
-	d, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest := d.String()
+	digest := pushIndex(t, h, p.repo, idx)
 	results, _ := p.execution(t, buildspecs.Release, digest, nil)
 	res, ok := results[last.Stage]
 	if !ok {
@@ -661,4 +615,44 @@ func mustTag(t *testing.T, s string) name.Tag {
 		t.Fatal(err)
 	}
 	return tag
+}
+
+// pushIndex pushes idx to the home registry as repo:latest, as a multi-platform
+// build does, and returns its digest.
+func pushIndex(t *testing.T, h *Harness, repo string, idx v1.ImageIndex) string {
+	t.Helper()
+	ref, err := name.NewTag(h.Registry.Host + "/" + repo + ":" + contract.LatestTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// newRegionalPipeline is the monorepo's web pipeline whose last stage (prod) pulls
+// from a repository in its own region, with that region's registry and the web
+// service's Dockerfile in the source: the setting of the regional-copy scenarios.
+func newRegionalPipeline(t *testing.T) (*Harness, *pipeline, Step, string, *Registry) {
+	t.Helper()
+	h := newHarness(t)
+	p := newPipeline(t, h, "monorepo/shop-web-pipeline")
+	last := p.releases[len(p.releases)-1]
+	_, _, region := p.where(t, last.Stage)
+	if region == "us-east-1" {
+		t.Fatalf("the monorepo config's last stage is in the home region; this scenario needs one elsewhere")
+	}
+	regional := h.AddRegion(t, region)
+	if err := os.MkdirAll(filepath.Join(h.Src, "services", "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.Src, "services", "web", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return h, p, last, region, regional
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/stagecoach/stagecoach/internal/rehearsal/internal/fakeaws"
 )
@@ -511,19 +509,6 @@ func (st *store) pull(args []string, sio IO) error {
 	return nil
 }
 
-// IsNotFound tells a missing manifest or repository from other registry errors.
-func IsNotFound(err error) bool {
-	var te *transport.Error
-	if !errors.As(err, &te) {
-		return false
-	}
-	if te.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, d := range te.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
-}
+// IsNotFound tells a missing manifest or repository from other registry errors
+// (the endpoint's test, shared with the stand-ins and the harness).
+func IsNotFound(err error) bool { return fakeaws.IsNotFound(err) }
