@@ -905,10 +905,7 @@ func taskExecutionRoles(t *testing.T, w *world) []role {
 		stack := names.StageStack(w.cfg.App, stage.Name)
 		st := w.stacks[stack]
 		region := w.cfg.StageRegion(i)
-		pull := w.cfg.Region
-		if w.cfg.PullsRegionally(i) {
-			pull = region
-		}
+		pull := w.cfg.ImageRegion(i)
 		for s, svc := range w.cfg.Services {
 			var id string
 			for _, td := range resources(st.tmpl, "AWS::ECS::TaskDefinition") {
@@ -951,10 +948,7 @@ func desiredCountRoles(t *testing.T, w *world) []role {
 		stack := names.StageStack(w.cfg.App, stage.Name)
 		st := w.stacks[stack]
 		region := w.cfg.StageRegion(i)
-		pull := w.cfg.Region
-		if w.cfg.PullsRegionally(i) {
-			pull = region
-		}
+		pull := w.cfg.ImageRegion(i)
 		seen := map[string]bool{}
 		for _, cr := range resources(st.tmpl, "Custom::DesiredCount") {
 			id, logs := functionRole(t, st, cr["ServiceToken"])

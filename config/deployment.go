@@ -40,6 +40,15 @@ func (c *Config) PullsRegionally(i int) bool {
 	return c.StageRegion(i) != c.Region && c.Stages[i].Images != ImagesHome
 }
 
+// ImageRegion is the region of the repository stage i's services pull from: the
+// stage's own when it pulls regionally, the home region otherwise.
+func (c *Config) ImageRegion(i int) string {
+	if c.PullsRegionally(i) {
+		return c.StageRegion(i)
+	}
+	return c.Region
+}
+
 // StageRegion is the region stage i runs in.
 func (c *Config) StageRegion(i int) string {
 	if r := c.Stages[i].Region; r != "" {

@@ -78,3 +78,16 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("StageRegion(2) = %q, want eu-west-1", got)
 	}
 }
+
+func TestImageRegion(t *testing.T) {
+	c := &Config{Region: "us-east-1", Stages: []Stage{
+		{Name: "dev"},
+		{Name: "eu", Region: "eu-west-1"},
+		{Name: "euhome", Region: "eu-west-1", Images: ImagesHome},
+	}}
+	for i, want := range []string{"us-east-1", "eu-west-1", "us-east-1"} {
+		if got := c.ImageRegion(i); got != want {
+			t.Errorf("stage %s: ImageRegion %q, want %q", c.Stages[i].Name, got, want)
+		}
+	}
+}
